@@ -1,0 +1,110 @@
+"""``Agent`` (a model plus typed tools) and ``App`` (the registry the handlers load)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from factorial_aws.agents.tools import Tool
+from factorial_aws.core.records import ModelSettings
+from factorial_aws.errors import AgentDefinitionError, UnknownAgentError
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+FINAL_OUTPUT_TOOL = "final_output"
+
+Verifier = Callable[[Any], Any]
+
+
+@dataclass(frozen=True, eq=False)
+class Agent:
+    """An agent: instructions, a model name, tools and how it finishes.
+
+    Args:
+        name: unique in its App; used in the HTTP API and in keys.
+        instructions: the system prompt.
+        model: the model name passed to the model provider.
+        tools: tools built with ``@tool``.
+        output_type: a pydantic model; the agent finishes by calling the ``final_output`` tool
+            with arguments of this type. Without it, the agent finishes with a plain text reply.
+        verifier: called with each candidate output; raise ``VerificationRejected`` to send the
+            model back to work (the reason becomes the tool result it sees). May return a
+            replacement output.
+        verifier_budget: distinct rejected candidates allowed before the task fails.
+        max_turns: hard stop on the number of model calls.
+        max_model_retries: consecutive transient model failures before the task fails.
+        model_settings: sampling settings.
+    """
+
+    name: str
+    instructions: str
+    model: str
+    tools: Sequence[Tool] = ()
+    output_type: type[BaseModel] | None = None
+    verifier: Verifier | None = None
+    verifier_budget: int = 3
+    max_turns: int = 50
+    max_model_retries: int = 5
+    model_settings: ModelSettings = field(default_factory=ModelSettings)
+
+    def __post_init__(self) -> None:
+        if not _NAME_RE.match(self.name):
+            raise AgentDefinitionError(
+                f"agent name {self.name!r} must be 1-64 characters of letters, digits, - and _"
+            )
+        if self.max_turns < 1:
+            raise AgentDefinitionError(f"agent {self.name!r}: max_turns must be >= 1")
+        if self.verifier_budget < 0 or self.max_model_retries < 0:
+            raise AgentDefinitionError(f"agent {self.name!r}: budgets must not be negative")
+        object.__setattr__(self, "tools", tuple(self.tools))
+        names = [t.name for t in self.tools]
+        for t in self.tools:
+            if not isinstance(t, Tool):
+                raise AgentDefinitionError(
+                    f"agent {self.name!r}: {t!r} is not a tool; decorate it with @tool"
+                )
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise AgentDefinitionError(f"agent {self.name!r}: duplicate tool names {dupes}")
+        if self.output_type is not None and FINAL_OUTPUT_TOOL in names:
+            raise AgentDefinitionError(
+                f"agent {self.name!r}: the tool name {FINAL_OUTPUT_TOOL!r} is reserved "
+                "when output_type is set"
+            )
+
+    def tool(self, name: str) -> Tool | None:
+        """The tool called ``name``, if this agent has it."""
+        return next((t for t in self.tools if t.name == name), None)
+
+
+class App:
+    """The agent registry: the one object the Lambda handlers and the dev server load."""
+
+    def __init__(self, agents: Iterable[Agent]) -> None:
+        self._agents: dict[str, Agent] = {}
+        for agent in agents:
+            if agent.name in self._agents:
+                raise AgentDefinitionError(f"two agents are named {agent.name!r}")
+            self._agents[agent.name] = agent
+        if not self._agents:
+            raise AgentDefinitionError("an App needs at least one agent")
+
+    @property
+    def agents(self) -> dict[str, Agent]:
+        """Agents by name (a copy)."""
+        return dict(self._agents)
+
+    def agent(self, name: str) -> Agent:
+        """The agent called ``name``.
+
+        Raises:
+            UnknownAgentError: no agent has that name.
+        """
+        try:
+            return self._agents[name]
+        except KeyError:
+            known = ", ".join(sorted(self._agents))
+            raise UnknownAgentError(f"unknown agent {name!r}; this app has: {known}") from None

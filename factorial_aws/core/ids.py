@@ -1,0 +1,98 @@
+"""Every id and token is minted here.
+
+Ids are either random (a root task) or derived by hashing their parents, so that a replayed turn
+produces the same child task, hook session, hook and wait ids, and never creates a second one.
+
+Every id of a task tree starts with, or embeds, the root task id: the store derives the Redis
+cluster hash tag from it without a global lookup.
+
+- root task  ``t-<26 base32>``
+- child task ``<root>.c<16 hex>``           (hash of parent id + spawn key)
+- session    ``<root>.s<16 hex>``           (hash of task id + tool call id + tool name)
+- hook       ``<root>.h<16 hex>``           (hash of session id + parameter name)
+- wait       ``<root>.w<16 hex>``           (hash of task id + tool call id)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+
+_ROOT_RE = re.compile(r"^t-[a-z2-7]{26}$")
+_DERIVED_RE = re.compile(r"^(t-[a-z2-7]{26})\.[cshw][0-9a-f]{16}$")
+
+
+def _digest(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode())
+        h.update(b"\x00")
+    return h.hexdigest()[:16]
+
+
+def new_root_task_id() -> str:
+    """A fresh random root task id (130 random bits)."""
+    raw = base64.b32encode(os.urandom(17)).decode().lower().rstrip("=")
+    return "t-" + raw[:26]
+
+
+def root_of(any_id: str) -> str:
+    """The root task id embedded in a task, session, hook or wait id.
+
+    Raises:
+        ValueError: when the id is not one of ours.
+    """
+    if _ROOT_RE.match(any_id):
+        return any_id
+    m = _DERIVED_RE.match(any_id)
+    if m is None:
+        raise ValueError(f"not a factorial_aws id: {any_id!r}")
+    return m.group(1)
+
+
+def is_valid_id(any_id: str) -> bool:
+    """Whether ``any_id`` has the shape of one of our ids."""
+    return bool(_ROOT_RE.match(any_id) or _DERIVED_RE.match(any_id))
+
+
+def child_task_id(parent_task_id: str, key: str) -> str:
+    """The deterministic id of the child spawned by ``parent_task_id`` under ``key``."""
+    return f"{root_of(parent_task_id)}.c{_digest('child', parent_task_id, key)}"
+
+
+def hook_session_id(task_id: str, tool_call_id: str, tool_name: str) -> str:
+    """The id of the hook session of one tool call."""
+    return f"{root_of(task_id)}.s{_digest('session', task_id, tool_call_id, tool_name)}"
+
+
+def hook_id(session_id: str, param_name: str) -> str:
+    """The id of the hook that feeds ``param_name`` in a hook session."""
+    return f"{root_of(session_id)}.h{_digest('hook', session_id, param_name)}"
+
+
+def wait_id(task_id: str, tool_call_id: str) -> str:
+    """The id of the wait created by one tool call."""
+    return f"{root_of(task_id)}.w{_digest('wait', task_id, tool_call_id)}"
+
+
+def hook_token(secret: bytes, hook_id_: str, version: int) -> str:
+    """The 256-bit capability token of a hook, derived from the deployment secret.
+
+    Derived rather than random so that a builder replayed after a crash sends the same valid link.
+    Rotating the token bumps ``version``.
+    """
+    mac = hmac.new(secret, f"hook-token:{hook_id_}:{version}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def token_hash(token: str) -> str:
+    """The SHA-256 hex digest of a token: the only form a token is ever stored in."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def content_hash(text: str) -> str:
+    """A short stable digest of some text (used to count distinct verifier candidates)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
