@@ -39,7 +39,7 @@ class ToolResult(BaseModel):
     ``error`` (an unexpected error: an exception, a timeout, bad arguments).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     status: Literal["ok", "fail", "error"]
     content: str

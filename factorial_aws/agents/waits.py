@@ -12,8 +12,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter  # type: ignore[import-untyped, unused-ignore]
-
 from factorial_aws.agents.subagents import ChildRef
 from factorial_aws.errors import InvalidCronError, InvalidWaitError
 
@@ -82,6 +80,8 @@ def validate_cron(expr: str) -> str:
             f"cron expression {expr!r} must have 5 fields (minute hour day month weekday); "
             "the scheduler has one-minute precision, so there is no seconds field"
         )
+    from croniter import croniter  # lazy: only cron users pay for it
+
     if not croniter.is_valid(expr):
         raise InvalidCronError(f"cron expression {expr!r} does not parse")
     return expr
@@ -91,6 +91,8 @@ def next_cron_tick(expr: str, tz: str, now: datetime) -> datetime:
     """The first tick of ``expr`` in ``tz`` strictly after ``now``, in UTC."""
     zone = _zone(tz)
     local_now = now.astimezone(zone)
+    from croniter import croniter  # lazy: only cron users pay for it
+
     nxt: datetime = croniter(validate_cron(expr), local_now).get_next(datetime)
     return nxt.astimezone(now.tzinfo)
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from factorial_aws.core.records import ChildSpec, HookRequest, JsonValue, TaskContext, TaskEvent
 
-_CFG = ConfigDict(frozen=True, extra="forbid")
+_CFG = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class _Outcome(BaseModel):

@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 JsonValue = Any
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
-_MUTABLE = ConfigDict(extra="forbid", validate_assignment=False)
+_FROZEN = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+_MUTABLE = ConfigDict(extra="forbid", defer_build=True)
 
 
 # --- transcript ---

@@ -15,7 +15,7 @@ from factorial_aws.core.records import Message, ModelSettings, ToolDefinition, U
 class ModelRequest(BaseModel):
     """One model call."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     model: str
     messages: tuple[Message, ...]
@@ -26,7 +26,7 @@ class ModelRequest(BaseModel):
 class ModelResponse(BaseModel):
     """The assistant message a model call produced."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     message: Message
     usage: Usage = Usage()
