@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -242,7 +242,7 @@ class EmbeddedValkey:
         return args
 
     def _spawn_until_serving(self, binary: str) -> None:
-        """Spawn the process and poll PING; retry on a port lost to a race if it was ours."""
+        """Spawn the process and poll until it answers; retry on a port lost to a race if it was ours."""
         for attempt in range(START_ATTEMPTS):
             self._dir = Path(tempfile.mkdtemp(prefix="factorial-valkey-", dir=self._workdir))
             self._port = self._requested_port or _free_port(cluster=self._cluster)
@@ -271,12 +271,17 @@ class EmbeddedValkey:
                 if not self.is_running:
                     return False
                 try:
-                    if conn.ping():
+                    # a server that answers on our port may be someone else's (port in use):
+                    # then ours exits with "Address already in use" and the loop sees it die
+                    if self._is_ours(conn.info("server")):
                         return True
                 except redis.ConnectionError:
                     pass
                 time.sleep(POLL_INTERVAL_S)
         return False
+
+    def _is_ours(self, info: dict[str, Any]) -> bool:
+        return self._process is not None and info.get("process_id") == self._process.pid
 
     def _assign_all_slots(self) -> None:
         import redis
