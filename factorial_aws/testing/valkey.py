@@ -242,7 +242,7 @@ class EmbeddedValkey:
         return args
 
     def _spawn_until_serving(self, binary: str) -> None:
-        """Spawn the process and poll until it answers; retry on a port lost to a race if it was ours."""
+        """Spawn the process and poll until it answers; retry if a picked port got taken."""
         for attempt in range(START_ATTEMPTS):
             self._dir = Path(tempfile.mkdtemp(prefix="factorial-valkey-", dir=self._workdir))
             self._port = self._requested_port or _free_port(cluster=self._cluster)
