@@ -125,6 +125,24 @@ class VerificationExhaustedError(TaskError):
     code = "verification_exhausted"
 
 
+class TaskNotFoundError(TaskError):
+    """No such task (or not visible to this caller)."""
+
+    code = "task_not_found"
+
+
+class TaskFinishedError(TaskError):
+    """The task is completed, failed or cancelled; it takes no more input."""
+
+    code = "task_finished"
+
+
+class IdempotencyConflictError(TaskError):
+    """The idempotency key was used before with a different request."""
+
+    code = "idempotency_conflict"
+
+
 class HookError(FactorialError):
     """A hook-level failure."""
 
@@ -155,10 +173,44 @@ class HookAlreadyResolvedError(HookError):
     code = "hook_already_resolved"
 
 
+class HookCancelledError(HookError):
+    """The hook was cancelled (its task was cancelled, or the tool call ended without it)."""
+
+    code = "hook_cancelled"
+
+
+class PayloadTooLargeError(InvalidInputError):
+    """A request body or hook payload over the configured size cap."""
+
+    code = "payload_too_large"
+
+
 class HookPayloadInvalidError(HookError):
     """The payload does not match the hook's type."""
 
     code = "hook_payload_invalid"
+
+
+# --- store errors ---
+
+
+class StoreError(FactorialError):
+    """The state store failed."""
+
+    code = "store_error"
+
+
+class StoreUnavailableError(StoreError):
+    """The state store could not be reached (connection, timeout); retry later."""
+
+    code = "store_unavailable"
+    retryable = True
+
+
+class StateCorruptedError(StoreError):
+    """A stored record broke an invariant a transition relies on."""
+
+    code = "state_corrupted"
 
 
 # --- model errors ---

@@ -96,3 +96,13 @@ def token_hash(token: str) -> str:
 def content_hash(text: str) -> str:
     """A short stable digest of some text (used to count distinct verifier candidates)."""
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def idempotent_root_task_id(owner: str, key: str) -> str:
+    """The root task id for an idempotency key: the same (owner, key) always names the same task.
+
+    Deriving the id makes idempotent create a single-slot operation: the task's own record is the
+    idempotency record, so no global key is needed.
+    """
+    digest = hashlib.sha256(f"idem\x00{owner}\x00{key}".encode()).digest()
+    return "t-" + base64.b32encode(digest).decode().lower()[:26]

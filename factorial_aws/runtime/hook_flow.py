@@ -189,11 +189,21 @@ async def request_stage(st: TurnState, tool: Tool, session: HookSessionState) ->
 
 
 def stage_done(tool: Tool, session: HookSessionState) -> bool:
-    """Whether every hook of the session's current stage left ``requested``."""
+    """Whether the session's current stage is decided.
+
+    Either every hook of the stage left ``requested``, or one that the tool cannot run without
+    expired or was cancelled (the call is over, whatever its siblings do).
+    """
     params = tool.hook_plan.stages[session.stage]
-    return all(
-        p in session.nodes and session.nodes[p].status is not HookStatus.REQUESTED for p in params
-    )
+    states = [session.nodes.get(p) for p in params]
+    if all(s is not None and s.status is not HookStatus.REQUESTED for s in states):
+        return True
+    for p, s in zip(params, states, strict=True):
+        node = tool.hook_plan.nodes[p]
+        lenient = node.mode is HookMode.AWAITS and node.optional
+        if s is not None and s.status in (HookStatus.EXPIRED, HookStatus.CANCELLED) and not lenient:
+            return True
+    return False
 
 
 async def advance(st: TurnState, tool: Tool, session: HookSessionState) -> BodyResult | None:

@@ -326,3 +326,26 @@ def test_two_sessions_in_one_message_park_together_and_resume_one_by_one(
     assert h.ctx.messages[-1].content == "hello"
     done = h.turn(_resolve(approval_id, approved=True, reviewer="r"))
     assert isinstance(done, Complete) and len(model.requests) == 2
+
+
+@tool
+def two_gates(
+    approval: Annotated[Approval, hook.requires(ask_manager)],
+    note: Annotated[Note, hook.requires(ask_note)],
+    amount_cents: int,
+) -> str:
+    """Two gates in one stage."""
+    return "ran"
+
+
+def test_a_failed_gate_ends_the_call_without_waiting_for_its_siblings(clock: FakeClock) -> None:
+    model = ScriptedModel([call("two_gates", amount_cents=5)], "gave up")
+    h = Harness(_agent(two_gates), model, clock)
+    first = h.turn()
+    assert isinstance(first, ParkHooks) and len(first.requests) == 2
+    approval_id = first.requests[0].hook_id
+    done = h.turn(
+        TurnInput(hook_updates=(HookUpdate(hook_id=approval_id, status=HookStatus.EXPIRED),))
+    )
+    assert isinstance(done, Complete)  # the sibling 'note' is still requested: not waited for
+    assert "approval' expired" in (model.requests[1].messages[-1].content or "")

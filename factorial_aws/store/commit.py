@@ -1,0 +1,172 @@
+"""``commit_turn``: write what one turn decided, in one script call guarded by the fence.
+
+This module turns a ``TurnOutcome`` into the script's KEYS/ARGV (docs: commit_turn.lua's header)
+and the index entries pipelined in front of it: a dispatch intent for whatever may become runnable,
+the wake time of a time wait, the expiry of each new hook, and a GC entry when a task ends.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from factorial_aws.core import ids
+from factorial_aws.core.codec import encode
+from factorial_aws.core.outcomes import (
+    Complete,
+    Fail,
+    ParkChildren,
+    ParkHooks,
+    ParkTime,
+    Retry,
+    TurnOutcome,
+)
+from factorial_aws.core.records import ChildSpec, HookRequest, TaskContext
+from factorial_aws.errors import StateCorruptedError
+from factorial_aws.store import keys
+from factorial_aws.store.base import StoreContext, to_ms
+from factorial_aws.store.tasks import Claimed, Committed, StaleCommit, _intent, initial_messages
+
+if TYPE_CHECKING:
+    from factorial_aws.store.scripts import IndexWrite
+
+
+def _hook_fields(req: HookRequest) -> dict[str, str]:
+    return {
+        "hook_id": req.hook_id,
+        "task": req.task_id,
+        "session": req.session_id,
+        "tool_call": req.tool_call_id,
+        "tool": req.tool_name,
+        "param": req.param,
+        "mode": req.mode.value,
+        "type": req.hook_type,
+        "schema": json.dumps(req.schema_, separators=(",", ":")),
+        "title": req.title,
+        "body": req.body,
+        "channel": req.channel or "",
+        "meta": json.dumps(req.metadata, separators=(",", ":"), default=str),
+        "exp": str(to_ms(req.expires_at)),
+        "th": req.token_hash,
+        "tv": str(req.token_version),
+    }
+
+
+def _child_fields(claimed: Claimed, child: ChildSpec) -> dict[str, str]:
+    ctx = TaskContext(
+        task_id=child.task_id,
+        agent=child.agent,
+        owner_id=claimed.owner,
+        messages=initial_messages(child.input),
+    )
+    return {
+        "task_id": child.task_id,
+        "agent": child.agent,
+        "owner": claimed.owner or "",
+        "root": ids.root_of(child.task_id),
+        "ctx": encode(ctx).decode(),
+    }
+
+
+def _detail(outcome: TurnOutcome) -> str:
+    detail: dict[str, Any] = {}
+    if isinstance(outcome, Complete):
+        return json.dumps(outcome.output, separators=(",", ":"), default=str)
+    if isinstance(outcome, Retry):
+        detail = {
+            "delay_ms": int(outcome.delay_s * 1000),
+            "code": outcome.code,
+            "message": outcome.message,
+        }
+    elif isinstance(outcome, Fail):
+        detail = {"code": outcome.code, "message": outcome.message}
+    elif isinstance(outcome, ParkTime):
+        detail = {"wait_id": outcome.wait_id, "wake_at": str(to_ms(outcome.wake_at))}
+    elif isinstance(outcome, ParkChildren):
+        detail = {
+            "wait_id": outcome.wait_id,
+            "join": str(outcome.join),
+            "kids": list(outcome.child_ids),
+        }
+    return json.dumps(detail, separators=(",", ":"))
+
+
+def _index(sc: StoreContext, claimed: Claimed, outcome: TurnOutcome) -> list[IndexWrite]:
+    task_id, shard = claimed.task_id, keys.shard_of(ids.root_of(claimed.task_id))
+    delay = int(outcome.delay_s * 1000) if isinstance(outcome, Retry) else 0
+    index = [_intent(sc, task_id, claimed.seq + 1, delay)]
+    index += [_intent(sc, c.task_id, 1) for c in outcome.spawned]
+    if isinstance(outcome, ParkTime):
+        index.append(
+            (keys.due_index(shard), to_ms(outcome.wake_at), f"{task_id} {outcome.wait_id}")
+        )
+    if isinstance(outcome, ParkHooks):
+        index += [
+            (keys.expiry_index(shard), to_ms(r.expires_at), r.hook_id) for r in outcome.requests
+        ]
+    if isinstance(outcome, Complete | Fail):
+        index.append((keys.gc_index(shard), sc.now_ms(), ids.root_of(task_id)))
+        if claimed.parent:
+            index.append(_intent(sc, claimed.parent, "*"))
+    return index
+
+
+def commit_turn(
+    sc: StoreContext, claimed: Claimed, outcome: TurnOutcome
+) -> Committed | StaleCommit:
+    """Commit a turn's outcome for the claim that ran it (one round trip)."""
+    task_id = claimed.task_id
+    parent = claimed.parent or task_id
+    requests = outcome.requests if isinstance(outcome, ParkHooks) else ()
+    waiting = outcome.waiting_on if isinstance(outcome, ParkHooks) else ()
+    script_keys = [
+        *keys.task_keys(task_id),
+        keys.task_hooks(task_id),
+        keys.kids(task_id),
+        keys.join(task_id),
+        keys.registry(task_id),
+        keys.task(parent),
+        keys.join(parent),
+        keys.inbox(parent),
+        keys.events(parent),
+        *(keys.hook(r.hook_id) for r in requests),
+    ]
+    for child in outcome.spawned:
+        script_keys += [
+            *keys.task_keys(child.task_id),
+            keys.task_hooks(child.task_id),
+            keys.kids(child.task_id),
+            keys.join(child.task_id),
+        ]
+    script_keys += [keys.hook(h) for h in waiting]
+    events = [
+        [e.kind, json.dumps(e.data, separators=(",", ":"), default=str)] for e in outcome.events
+    ]
+    args: list[str | int] = [
+        sc.now_arg(),
+        claimed.fence,
+        outcome.kind,
+        encode(outcome.context).decode(),
+        json.dumps(events),
+        claimed.inbox_len,
+        outcome.context.turn,
+        len(requests),
+        len(outcome.spawned),
+        len(waiting),
+        _detail(outcome),
+        *(json.dumps(_hook_fields(r)) for r in requests),
+        *(json.dumps(_child_fields(claimed, c)) for c in outcome.spawned),
+    ]
+    res = sc.scripts.call_indexed("commit_turn", script_keys, args, _index(sc, claimed, outcome))
+    if res[0] == "stale":
+        return StaleCommit(task_id, res[1])
+    if res[0] != "ok":
+        raise StateCorruptedError(f"commit_turn on {task_id}: {res[0]}")
+    return Committed(
+        task_id=task_id,
+        status=res[1],
+        seq=int(res[2]),
+        created_children=tuple(res[3]),
+        parent_id=claimed.parent,
+        parent_seq=int(res[4]),
+    )

@@ -1,0 +1,113 @@
+"""Every Redis key of the project is built here, and nowhere else.
+
+Per-tree keys share the hash tag ``{<root task id>}`` so that every script touches one cluster slot.
+Global indexes are split into ``SHARDS`` shard keys with their own tags. docs/store.md lists each
+key's type and fields.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from factorial_aws.core.ids import root_of
+
+SHARDS = 16
+PREFIX = "fa"
+
+
+def tag(any_id: str) -> str:
+    """The hash tag of the tree ``any_id`` belongs to."""
+    return "{" + root_of(any_id) + "}"
+
+
+def task(task_id: str) -> str:
+    """The task hash."""
+    return f"{PREFIX}:{tag(task_id)}:t:{task_id}"
+
+
+def ctx(task_id: str) -> str:
+    """The encoded TaskContext string."""
+    return f"{PREFIX}:{tag(task_id)}:ctx:{task_id}"
+
+
+def inbox(task_id: str) -> str:
+    """The inbox list."""
+    return f"{PREFIX}:{tag(task_id)}:in:{task_id}"
+
+
+def events(task_id: str) -> str:
+    """The capped event stream."""
+    return f"{PREFIX}:{tag(task_id)}:ev:{task_id}"
+
+
+def hook(hook_id: str) -> str:
+    """A hook hash."""
+    return f"{PREFIX}:{tag(hook_id)}:h:{hook_id}"
+
+
+def task_hooks(task_id: str) -> str:
+    """The set of a task's hook ids."""
+    return f"{PREFIX}:{tag(task_id)}:hs:{task_id}"
+
+
+def kids(task_id: str) -> str:
+    """The set of a task's child task ids."""
+    return f"{PREFIX}:{tag(task_id)}:kids:{task_id}"
+
+
+def join(task_id: str) -> str:
+    """The join hash: child id -> JSON outcome."""
+    return f"{PREFIX}:{tag(task_id)}:j:{task_id}"
+
+
+def registry(any_id: str) -> str:
+    """The set of every key of the tree (for TTL cleanup)."""
+    return f"{PREFIX}:{tag(any_id)}:keys"
+
+
+def task_keys(task_id: str) -> list[str]:
+    """The per-task keys, in the order scripts take them: task, ctx, inbox, events."""
+    return [task(task_id), ctx(task_id), inbox(task_id), events(task_id)]
+
+
+# --- global indexes (one single-key ZADD each, never inside a per-tree script) ---
+
+
+def shard_of(name: str) -> int:
+    """The shard of a root id or owner id."""
+    return zlib.crc32(name.encode()) % SHARDS
+
+
+def _index(shard: int, name: str) -> str:
+    return f"{PREFIX}:{{ix:{shard}}}:{name}"
+
+
+def due_index(shard: int) -> str:
+    """Waits by wake time."""
+    return _index(shard, "due")
+
+
+def expiry_index(shard: int) -> str:
+    """Requested hooks by expiry."""
+    return _index(shard, "exp")
+
+
+def dispatch_index(shard: int) -> str:
+    """Dispatched turn messages by when they should have been consumed."""
+    return _index(shard, "disp")
+
+
+def gc_index(shard: int) -> str:
+    """Trees to try to expire."""
+    return _index(shard, "gc")
+
+
+def owner_index(owner: str) -> str:
+    """An owner's tasks by creation time."""
+    return _index(shard_of(owner), f"own:{owner}")
+
+
+def all_indexes() -> list[str]:
+    """Every shard key of the time-ordered indexes (for the maintenance sweep)."""
+    kinds = (due_index, expiry_index, dispatch_index, gc_index)
+    return [f(s) for s in range(SHARDS) for f in kinds]

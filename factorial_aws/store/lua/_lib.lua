@@ -1,0 +1,102 @@
+-- _lib.lua: helpers shared by every transition script. The loader prepends this file to each
+-- script (Redis scripts cannot require modules). Only local functions; no key is named here: every
+-- key a helper touches is passed in by the script, from its KEYS.
+
+-- The time in ms: ARGV now_ms when given (tests drive a fake clock), else the server's TIME.
+local function now_ms(arg)
+  if arg ~= nil and arg ~= '' then return tonumber(arg) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- HGET that returns nil instead of false for a missing field.
+local function hget(key, field)
+  local v = redis.call('HGET', key, field)
+  if v == false then return nil end
+  return v
+end
+
+local function is_terminal(status)
+  return status == 'completed' or status == 'failed' or status == 'cancelled'
+end
+
+-- Append one event to a task's capped stream. data_json is a JSON object text.
+local function event(stream, kind, data_json, now)
+  redis.call('XADD', stream, 'MAXLEN', '~', 200, '*', 'k', kind, 'd', data_json or '{}', 't', now)
+end
+
+-- Make a task runnable: status queued, seq+1. Returns the new seq (the turn message carries it).
+local function make_runnable(task_key, now, queued_at)
+  local seq = redis.call('HINCRBY', task_key, 'seq', 1)
+  redis.call('HSET', task_key, 'status', 'queued', 'queued_at', queued_at or now, 'updated', now,
+    'wait', '', 'wake_at', '', 'lease', 0)
+  redis.call('HDEL', task_key, 'join', 'jkids')
+  return seq
+end
+
+-- Whether a join policy ('all', 'any' or a number) is met by `done` of `total` children.
+local function join_met(policy, done, total)
+  if policy == 'all' then return done >= total end
+  if policy == 'any' then return done >= 1 end
+  return done >= tonumber(policy)
+end
+
+-- JSON array text of the outcomes recorded in join_key for the child ids in `kids`, and their count.
+local function join_outcomes(join_key, kids)
+  local parts, done = {}, 0
+  for _, kid in ipairs(kids) do
+    local o = redis.call('HGET', join_key, kid)
+    if o then
+      done = done + 1
+      parts[#parts + 1] = o
+    end
+  end
+  return '[' .. table.concat(parts, ',') .. ']', done
+end
+
+-- If the task waits on children and its join is met, wake it with the awaited outcomes.
+-- Returns the new seq, or 0 when the task stays parked.
+local function wake_if_joined(task_key, join_key, inbox_key, events_key, now)
+  if hget(task_key, 'status') ~= 'waiting_children' then return 0 end
+  local kids = cjson.decode(hget(task_key, 'jkids') or '[]')
+  local outcomes, done = join_outcomes(join_key, kids)
+  if not join_met(hget(task_key, 'join') or 'all', done, #kids) then return 0 end
+  local wait_id = hget(task_key, 'wait') or ''
+  redis.call('RPUSH', inbox_key, '{"k":"wake","wait_id":' .. cjson.encode(wait_id) ..
+    ',"fired_at":' .. now .. ',"children":' .. outcomes .. '}')
+  event(events_key, 'children_joined', '{"wait_id":' .. cjson.encode(wait_id) .. '}', now)
+  return make_runnable(task_key, now)
+end
+
+-- Record a finished child's outcome in its parent's join, always; wake the parent if its join is
+-- now met. Returns the parent's new seq, or 0.
+local function report_to_parent(parent_key, join_key, inbox_key, events_key, child_id, outcome, now)
+  redis.call('HSET', join_key, child_id, outcome)
+  return wake_if_joined(parent_key, join_key, inbox_key, events_key, now)
+end
+
+-- The JSON ChildOutcome of a terminal task.
+local function child_outcome(task_id, status, output_json, error_message)
+  local out = '{"task_id":' .. cjson.encode(task_id) .. ',"status":' .. cjson.encode(status) ..
+    ',"output":' .. (output_json or 'null')
+  if error_message then out = out .. ',"error":' .. cjson.encode(error_message) end
+  return out .. '}'
+end
+
+-- A hook left `requested` (resolved, expired or cancelled): tell the task through its inbox and
+-- decrement its session's pending count. A task parked on hooks wakes when the session's stage is
+-- complete, or at once when a `requires` gate did not resolve (the tool call is over either way).
+-- Returns the task's new seq, or 0.
+local function hook_settled(hook_key, task_key, inbox_key, events_key, hook_id, status, payload, now)
+  local session = hget(hook_key, 'session') or ''
+  redis.call('RPUSH', inbox_key, '{"k":"hook","hook_id":' .. cjson.encode(hook_id) ..
+    ',"status":"' .. status .. '","payload":' .. (payload or 'null') .. '}')
+  local left = redis.call('HINCRBY', task_key, 'p:' .. session, -1)
+  if left <= 0 then redis.call('HDEL', task_key, 'p:' .. session) end
+  event(events_key, 'hook_' .. status, '{"hook_id":' .. cjson.encode(hook_id) .. '}', now)
+  local gate_failed = status ~= 'resolved' and hget(hook_key, 'mode') == 'requires'
+  if (left <= 0 or gate_failed) and hget(task_key, 'status') == 'waiting_hook' then
+    return make_runnable(task_key, now)
+  end
+  return 0
+end
