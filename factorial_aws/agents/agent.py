@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any
 
 from factorial_aws.agents.tools import Tool
 from factorial_aws.core.records import ModelSettings
 from factorial_aws.errors import AgentDefinitionError, UnknownAgentError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 FINAL_OUTPUT_TOOL = "final_output"

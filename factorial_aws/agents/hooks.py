@@ -7,14 +7,16 @@ tool once the hook is resolved with a payload that validates as ``Approval``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from factorial_aws.core.records import HookMode
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class Hook(BaseModel):

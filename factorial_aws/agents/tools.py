@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, overload
-
-from pydantic import BaseModel
 
 from factorial_aws.agents import results, schema
 from factorial_aws.agents.context import ToolContext
@@ -22,6 +19,11 @@ from factorial_aws.agents.hook_plan import HookPlan, compile_hook_plan
 from factorial_aws.agents.results import ToolResult
 from factorial_aws.core.records import ToolDefinition
 from factorial_aws.errors import ToolDefinitionError
+
+if typing.TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pydantic import BaseModel
 
 DEFAULT_TIMEOUT_S = 60.0
 

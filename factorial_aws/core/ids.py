@@ -3,14 +3,14 @@
 Ids are either random (a root task) or derived by hashing their parents, so that a replayed turn
 produces the same child task, hook session, hook and wait ids, and never creates a second one.
 
-Every id of a task tree starts with, or embeds, the root task id: the store derives the Redis
-cluster hash tag from it without a global lookup.
+Every id embeds the id of the task it belongs to, which embeds its root: the store derives the
+Redis cluster hash tag, and the keys of a hook's task, from the id alone, without a lookup.
 
 - root task  ``t-<26 base32>``
-- child task ``<root>.c<16 hex>``           (hash of parent id + spawn key)
-- session    ``<root>.s<16 hex>``           (hash of task id + tool call id + tool name)
-- hook       ``<root>.h<16 hex>``           (hash of session id + parameter name)
-- wait       ``<root>.w<16 hex>``           (hash of task id + tool call id)
+- child task ``<parent task id>.c<16 hex>``     (hash of parent id + spawn key)
+- session    ``<task id>.s<16 hex>``            (hash of task id + tool call id + tool name)
+- hook       ``<task id>.h<16 hex>``            (hash of session id + parameter name)
+- wait       ``<task id>.w<16 hex>``            (hash of task id + tool call id)
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import hmac
 import os
 import re
 
-_ROOT_RE = re.compile(r"^t-[a-z2-7]{26}$")
-_DERIVED_RE = re.compile(r"^(t-[a-z2-7]{26})\.[cshw][0-9a-f]{16}$")
+MAX_ID_LENGTH = 256
+_ID_RE = re.compile(r"^(t-[a-z2-7]{26})((?:\.c[0-9a-f]{16})*)(\.[shw][0-9a-f]{16})?$")
 
 
 def _digest(*parts: str) -> str:
@@ -45,37 +45,55 @@ def root_of(any_id: str) -> str:
     Raises:
         ValueError: when the id is not one of ours.
     """
-    if _ROOT_RE.match(any_id):
-        return any_id
-    m = _DERIVED_RE.match(any_id)
+    return _match(any_id).group(1)
+
+
+def task_of(any_id: str) -> str:
+    """The task id a session, hook or wait id belongs to (a task id is its own task).
+
+    Raises:
+        ValueError: when the id is not one of ours.
+    """
+    m = _match(any_id)
+    return m.group(1) + m.group(2)
+
+
+def _match(any_id: str) -> re.Match[str]:
+    m = _ID_RE.match(any_id) if len(any_id) <= MAX_ID_LENGTH else None
     if m is None:
-        raise ValueError(f"not a factorial_aws id: {any_id!r}")
-    return m.group(1)
+        raise ValueError(f"not a factorial_aws id: {any_id[:80]!r}")
+    return m
 
 
 def is_valid_id(any_id: str) -> bool:
     """Whether ``any_id`` has the shape of one of our ids."""
-    return bool(_ROOT_RE.match(any_id) or _DERIVED_RE.match(any_id))
+    return len(any_id) <= MAX_ID_LENGTH and _ID_RE.match(any_id) is not None
+
+
+def is_task_id(any_id: str) -> bool:
+    """Whether ``any_id`` is a task id (root or child)."""
+    m = _ID_RE.match(any_id) if len(any_id) <= MAX_ID_LENGTH else None
+    return m is not None and m.group(3) is None
 
 
 def child_task_id(parent_task_id: str, key: str) -> str:
     """The deterministic id of the child spawned by ``parent_task_id`` under ``key``."""
-    return f"{root_of(parent_task_id)}.c{_digest('child', parent_task_id, key)}"
+    return f"{task_of(parent_task_id)}.c{_digest('child', parent_task_id, key)}"
 
 
 def hook_session_id(task_id: str, tool_call_id: str, tool_name: str) -> str:
     """The id of the hook session of one tool call."""
-    return f"{root_of(task_id)}.s{_digest('session', task_id, tool_call_id, tool_name)}"
+    return f"{task_of(task_id)}.s{_digest('session', task_id, tool_call_id, tool_name)}"
 
 
 def hook_id(session_id: str, param_name: str) -> str:
     """The id of the hook that feeds ``param_name`` in a hook session."""
-    return f"{root_of(session_id)}.h{_digest('hook', session_id, param_name)}"
+    return f"{task_of(session_id)}.h{_digest('hook', session_id, param_name)}"
 
 
 def wait_id(task_id: str, tool_call_id: str) -> str:
     """The id of the wait created by one tool call."""
-    return f"{root_of(task_id)}.w{_digest('wait', task_id, tool_call_id)}"
+    return f"{task_of(task_id)}.w{_digest('wait', task_id, tool_call_id)}"
 
 
 def hook_token(secret: bytes, hook_id_: str, version: int) -> str:

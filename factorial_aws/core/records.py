@@ -266,3 +266,19 @@ class TaskEvent(BaseModel):
 
     kind: str
     data: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class QueueMessage(BaseModel):
+    """A message on the turn queue: ids only, never a transcript (SQS caps messages at 1 MiB).
+
+    ``turn``: run the next turn of ``task_id`` if its dispatch sequence is still ``seq``.
+    ``wake``: the time wait ``wait_id`` of ``task_id`` is due (sent with a delay or by a schedule).
+    """
+
+    model_config = _FROZEN
+
+    v: int = 1
+    kind: Literal["turn", "wake"] = "turn"
+    task_id: str
+    seq: int = 0
+    wait_id: str | None = None

@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from factorial_aws.agents.agent import Agent
-from factorial_aws.core.clock import Clock
 from factorial_aws.core.records import (
     ChildSpec,
     HookRequest,
@@ -15,7 +14,11 @@ from factorial_aws.core.records import (
     TaskContext,
     TaskEvent,
 )
-from factorial_aws.llm.base import ModelClient
+
+if TYPE_CHECKING:
+    from factorial_aws.agents.agent import Agent
+    from factorial_aws.core.clock import Clock
+    from factorial_aws.llm.base import ModelClient
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from factorial_aws.agents.context import ToolContext
 from factorial_aws.agents.results import ToolResult, error_result, normalize_return, timeout_result
 from factorial_aws.agents.subagents import ToolRun, current_tool_run
-from factorial_aws.agents.waits import WaitInstruction
-from factorial_aws.core.records import ChildSpec
 
 if TYPE_CHECKING:
     from factorial_aws.agents.tools import Tool
+    from factorial_aws.agents.waits import WaitInstruction
+    from factorial_aws.core.records import ChildSpec
 
 
 @dataclass

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from factorial_aws.core.clock import Clock, SystemClock
-from factorial_aws.store.client import RedisClient
 from factorial_aws.store.scripts import Scripts
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+    from factorial_aws.store.client import RedisClient
 
 
 _SYSTEM_CLOCK = SystemClock()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zlib
 
-from factorial_aws.core.ids import root_of
+from factorial_aws.core.ids import is_valid_id, root_of
 
 SHARDS = 16
 PREFIX = "fa"
@@ -63,6 +63,14 @@ def join(task_id: str) -> str:
 def registry(any_id: str) -> str:
     """The set of every key of the tree (for TTL cleanup)."""
     return f"{PREFIX}:{tag(any_id)}:keys"
+
+
+def task_id_of(key: str) -> str | None:
+    """The task id when ``key`` is a task hash (as built by :func:`task`), else ``None``."""
+    _, sep, task_id = key.rpartition(":t:")
+    if not sep or not is_valid_id(task_id):
+        return None
+    return task_id if key == task(task_id) else None
 
 
 def task_keys(task_id: str) -> list[str]:

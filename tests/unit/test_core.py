@@ -21,6 +21,10 @@ def test_every_derived_id_carries_its_root_and_is_deterministic() -> None:
     for derived in (child, grandchild, session, hook, wait):
         assert ids.root_of(derived) == root
         assert ids.is_valid_id(derived)
+    # a hook, session or wait names its task: the store finds the task's keys without a read
+    assert ids.task_of(hook) == ids.task_of(session) == child
+    assert ids.task_of(wait) == grandchild and ids.task_of(child) == child
+    assert ids.is_task_id(grandchild) and not ids.is_task_id(hook)
     assert ids.child_task_id(root, "k1") == child
     assert grandchild != child  # same key, different parent
     assert ids.hook_id(session, "approval") == hook

@@ -1,0 +1,141 @@
+"""The control plane: what the HTTP API (and the CLI) do to tasks and hooks.
+
+Each operation is one store transition plus the dispatch it calls for: creating a task sends its
+first turn message, a resolve that completes a stage sends the woken task's turn message, a cancel
+that completes a parent's join wakes the parent. Reads never write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from factorial_aws.core import ids
+from factorial_aws.errors import (
+    HookAlreadyResolvedError,
+    HookCancelledError,
+    HookError,
+    HookExpiredError,
+    HookNotFoundError,
+    TaskNotFoundError,
+)
+from factorial_aws.store import control as store_control
+from factorial_aws.store import hooks as store_hooks
+from factorial_aws.store import views
+from factorial_aws.store.tasks import Created, TaskInput, create_task
+
+if TYPE_CHECKING:
+    from factorial_aws.agents.agent import App
+    from factorial_aws.runtime.dispatch import Dispatcher
+    from factorial_aws.store.base import StoreContext
+    from factorial_aws.store.hooks import HookView, ResolveResult
+
+
+_NOT_ROTATABLE: dict[str, type[HookError]] = {
+    "resolved": HookAlreadyResolvedError,
+    "expired": HookExpiredError,
+    "cancelled": HookCancelledError,
+}
+
+
+@dataclass(frozen=True)
+class RotatedToken:
+    """A new hook token, shown once to the authenticated caller that rotated it."""
+
+    hook_id: str
+    token: str
+    version: int
+    link: str
+
+
+@dataclass(frozen=True)
+class Control:
+    """Task and hook operations for the API."""
+
+    app: App
+    store: StoreContext
+    dispatcher: Dispatcher
+    hook_secret: bytes
+    public_base_url: str
+
+    def create_task(
+        self,
+        agent: str,
+        task_input: TaskInput,
+        *,
+        owner_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Created:
+        """Create a task and send its first turn (a replay sends nothing)."""
+        self.app.agent(agent)  # UnknownAgentError before anything is written
+        created = create_task(
+            self.store, agent, task_input, owner_id=owner_id, idempotency_key=idempotency_key
+        )
+        if created.created:
+            self.dispatcher.turn(created.task_id, created.seq)
+        return created
+
+    def get_task(self, task_id: str) -> views.TaskView:
+        """The task with its pending hooks."""
+        view = views.get_task(self.store, task_id)
+        if view is None:
+            raise TaskNotFoundError(f"no task {task_id!r}")
+        return view
+
+    def events(self, task_id: str, after: str | None = None, limit: int = 100) -> list[Any]:
+        """A page of the task's events after the cursor."""
+        self.get_task(task_id)
+        return views.read_events(self.store, task_id, after, limit)
+
+    def cancel_task(self, task_id: str, reason: str = "cancelled by request") -> tuple[str, ...]:
+        """Cancel a task and its descendants; wake its parent if that completes a join."""
+        result = store_control.cancel_task(self.store, task_id, reason)
+        parent = self.get_task(task_id).parent_id
+        if parent and result.parent_seq:
+            self.dispatcher.turn(parent, result.parent_seq)
+        return result.cancelled
+
+    def steer_task(self, task_id: str, text: str) -> None:
+        """Queue a user message for the task's next turn."""
+        store_control.steer_task(self.store, task_id, text)
+
+    def describe_hook(self, hook_id: str) -> HookView:
+        """Title, body, schema, status and expiry of a hook (never resolves anything)."""
+        view = store_hooks.describe_hook(self.store, hook_id)
+        if view is None:
+            raise HookNotFoundError(f"no hook {hook_id!r}")
+        return view
+
+    def resolve_hook(
+        self,
+        hook_id: str,
+        payload: dict[str, Any] | bytes | str,
+        token: str,
+        idempotency_key: str | None = None,
+    ) -> ResolveResult:
+        """Resolve a hook; when that completes the stage, send the task's next turn."""
+        try:
+            result = store_hooks.resolve_hook(self.store, hook_id, payload, token, idempotency_key)
+        except HookExpiredError as exc:
+            seq = getattr(exc, "seq", 0)
+            if seq:  # the resolve found the hook expired and woke the task to see the timeout
+                self.dispatcher.turn(getattr(exc, "task_id", ""), seq)
+            raise
+        if result.task_resumed and result.seq:
+            self.dispatcher.turn(result.task_id, result.seq)
+        return result
+
+    def rotate_hook_token(self, hook_id: str, *, revoke_previous: bool = True) -> RotatedToken:
+        """Issue a new token for a requested hook (the old one stops working unless kept)."""
+        view = self.describe_hook(hook_id)
+        version = view.token_version + 1
+        token = ids.hook_token(self.hook_secret, hook_id, version)
+        result = store_hooks.rotate_hook_token(
+            self.store, hook_id, ids.token_hash(token), version, revoke_previous
+        )
+        if not result.rotated:  # a resolve, an expiry or another rotation got there first
+            status = result.status or "rotated again"
+            error = _NOT_ROTATABLE.get(status, HookAlreadyResolvedError)
+            raise error(f"hook {hook_id} can no longer be rotated: {status}")
+        base = self.public_base_url.rstrip("/")
+        return RotatedToken(hook_id, token, version, f"{base}/hooks/{hook_id}?token={token}")

@@ -1,0 +1,110 @@
+"""The maintenance sweep: the safety net behind every wake, expiry and dispatch.
+
+It reads the due part of each global index shard (cost proportional to what is due) and repairs:
+time waits whose wake message never came, hooks past their expiry, turn messages that were lost
+(a crash between commit and send), leases that lapsed with no message left to reclaim them, and
+finished trees whose keys should get their TTL. Every repair is a transition that does nothing
+when it is not needed, so running the sweep twice, or beside the normal path, is safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from factorial_aws.store import keys
+from factorial_aws.store.control import expire_tree, reclaim_lapsed_lease, wake_task
+from factorial_aws.store.hooks import expire_hook
+from factorial_aws.store.inbox import from_ms
+
+if TYPE_CHECKING:
+    from factorial_aws.runtime.dispatch import Dispatcher
+    from factorial_aws.store.base import StoreContext
+
+GC_RETRY_MS = 60_000
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did."""
+
+    woke: int = 0
+    expired: int = 0
+    redispatched: int = 0
+    reclaimed: int = 0
+    trees_expiring: int = 0
+    dropped: int = 0
+
+
+def _due(sc: StoreContext, key: str, now: int, limit: int) -> list[str]:
+    members: list[bytes] = sc.client.zrangebyscore(key, 0, now, start=0, num=limit)  # type: ignore[assignment]
+    return [m.decode() for m in members]
+
+
+def _drop(sc: StoreContext, key: str, member: str) -> None:
+    sc.client.zrem(key, member)
+
+
+def sweep(sc: StoreContext, dispatcher: Dispatcher, limit: int = 100) -> SweepReport:
+    """One pass over every shard's due entries (at most ``limit`` per index and shard)."""
+    report = SweepReport()
+    now = sc.now_ms()
+    for shard in range(keys.SHARDS):
+        _wakes(sc, dispatcher, keys.due_index(shard), now, limit, report)
+        _expiries(sc, dispatcher, keys.expiry_index(shard), now, limit, report)
+        _dispatches(sc, dispatcher, keys.dispatch_index(shard), now, limit, report)
+        _trees(sc, keys.gc_index(shard), now, limit, report)
+    return report
+
+
+def _wakes(
+    sc: StoreContext, d: Dispatcher, key: str, now: int, limit: int, report: SweepReport
+) -> None:
+    for member in _due(sc, key, now, limit):
+        task_id, _, wait_id = member.partition(" ")
+        result = wake_task(sc, task_id, wait_id, from_ms(now))
+        if result.woke:
+            d.turn(task_id, result.seq)
+            report.woke += 1
+        _drop(sc, key, member)
+
+
+def _expiries(
+    sc: StoreContext, d: Dispatcher, key: str, now: int, limit: int, report: SweepReport
+) -> None:
+    for hook_id in _due(sc, key, now, limit):
+        result = expire_hook(sc, hook_id)
+        if result.expired:
+            report.expired += 1
+            if result.seq:
+                d.turn(result.task_id, result.seq)
+        _drop(sc, key, hook_id)
+
+
+def _dispatches(
+    sc: StoreContext, d: Dispatcher, key: str, now: int, limit: int, report: SweepReport
+) -> None:
+    for member in _due(sc, key, now, limit):
+        task_id, _, want = member.partition(" ")
+        status, seq, lease = sc.client.hmget(keys.task(task_id), ["status", "seq", "lease"])
+        current = int(seq or 0)
+        if status == b"queued" and want in ("*", str(current)):
+            d.turn(task_id, current)
+            report.redispatched += 1
+        elif status == b"running" and int(lease or 0) <= now:
+            new_seq = reclaim_lapsed_lease(sc, task_id)
+            if new_seq:
+                d.turn(task_id, new_seq)
+                report.reclaimed += 1
+        else:
+            report.dropped += 1
+        _drop(sc, key, member)
+
+
+def _trees(sc: StoreContext, key: str, now: int, limit: int, report: SweepReport) -> None:
+    for root in _due(sc, key, now, limit):
+        if expire_tree(sc, root):
+            report.trees_expiring += 1
+            _drop(sc, key, root)
+        else:  # some task of the tree still runs: look again later
+            sc.client.zadd(key, {root: now + GC_RETRY_MS})

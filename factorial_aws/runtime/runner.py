@@ -1,0 +1,89 @@
+"""The turn runner: one queue message in, one turn (or one wake) done, what comes next sent.
+
+claim -> run the pure turn -> commit -> dispatch. The incoming message must be acknowledged only
+after ``handle`` returns: if the process dies after the commit and before the dispatch, the message
+is redelivered, its ``seq`` is stale, and the runner re-sends the turn message the commit called
+for instead of running the turn again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from factorial_aws.core.outcomes import Fail, TurnOutcome
+from factorial_aws.errors import UnknownAgentError
+from factorial_aws.runtime.turn import run_turn
+from factorial_aws.store.commit import commit_turn
+from factorial_aws.store.control import wake_task
+from factorial_aws.store.tasks import Claimed, NotClaimed, StaleCommit, claim_turn
+
+if TYPE_CHECKING:
+    from factorial_aws.agents.agent import App
+    from factorial_aws.core.records import QueueMessage
+    from factorial_aws.runtime.dispatch import Dispatcher
+    from factorial_aws.runtime.env import TurnEnv
+    from factorial_aws.store.base import StoreContext
+
+log = logging.getLogger("factorial_aws.runner")
+
+
+@dataclass(frozen=True)
+class TurnRunner:
+    """Runs the turns of an app's tasks."""
+
+    app: App
+    store: StoreContext
+    env: TurnEnv
+    dispatcher: Dispatcher
+
+    async def handle(self, message: QueueMessage) -> str:
+        """Process one queue message; returns what happened (for logs and tests)."""
+        if message.kind == "wake":
+            return self._wake(message)
+        claim = claim_turn(self.store, message.task_id, message.seq)
+        if isinstance(claim, NotClaimed):
+            return self._not_claimed(claim)
+        return await self._run(claim)
+
+    def _wake(self, message: QueueMessage) -> str:
+        result = wake_task(self.store, message.task_id, message.wait_id or "", self.env.clock.now())
+        if result.woke:
+            self.dispatcher.turn(message.task_id, result.seq)
+            return "woke"
+        if result.early_until is not None:  # the scheduler fired early: wait out the rest
+            self.dispatcher.wake_at(message.task_id, message.wait_id or "", result.early_until)
+            return "early_wake"
+        return "stale_wake"
+
+    def _not_claimed(self, claim: NotClaimed) -> str:
+        """A stale message for a task that is queued and was not picked up within the grace
+        period: the dispatch after its last commit was lost; send it again."""
+        grace = self.store.settings.dispatch_grace_ms
+        if (
+            claim.reason == "stale"
+            and claim.status == "queued"
+            and claim.seq is not None
+            and claim.queued_at_ms is not None
+            and self.store.now_ms() - claim.queued_at_ms > grace
+        ):
+            self.dispatcher.turn(claim.task_id, claim.seq)
+            return "redispatched"
+        return claim.reason
+
+    async def _run(self, claim: Claimed) -> str:
+        outcome = await self._outcome(claim)
+        committed = commit_turn(self.store, claim, outcome)
+        if isinstance(committed, StaleCommit):
+            log.warning("turn of %s lost its lease; its commit was refused", claim.task_id)
+            return "stale_commit"
+        self.dispatcher.after_commit(committed, outcome)
+        return committed.status
+
+    async def _outcome(self, claim: Claimed) -> TurnOutcome:
+        try:
+            agent = self.app.agent(claim.agent)
+        except UnknownAgentError as exc:  # the app changed under a live task
+            return Fail(context=claim.context, code=exc.code, message=exc.message)
+        return await run_turn(agent, claim.context, claim.turn_input, self.env)

@@ -1,0 +1,242 @@
+"""Control transitions from outside a turn: wake, steer, finish a child, cancel, reclaim, expire.
+
+One script call each (docs/store.md, and each ``lua/<name>.lua`` header for KEYS/ARGV). A script
+that must touch a whole subtree or tree (``cancel_task``, ``expire_tree``) is given every key up
+front: the wrapper reads the subtree first, and the script returns ``retry`` without writing when
+it changed meanwhile; the wrapper then reads again (at most ``ATTEMPTS`` times).
+
+Results are small frozen dataclasses or ints; ``not_found`` raises :class:`TaskNotFoundError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from factorial_aws.core import ids
+from factorial_aws.errors import (
+    StateCorruptedError,
+    StoreUnavailableError,
+    TaskFinishedError,
+    TaskNotFoundError,
+)
+from factorial_aws.store import keys
+from factorial_aws.store.base import to_ms
+from factorial_aws.store.inbox import from_ms
+from factorial_aws.store.scripts import decode
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
+    from factorial_aws.store.base import StoreContext
+    from factorial_aws.store.scripts import Arg
+
+ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class WakeResult:
+    """``woke``: the task was made queued; send a turn message with ``seq``. ``early_until``:
+    the wake came before the wait's time; send it again for then. Otherwise it was stale."""
+
+    woke: bool
+    seq: int
+    early_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    """The tasks cancelled (the target first), and the parent's new seq when it was woken (or 0)."""
+
+    cancelled: tuple[str, ...]
+    parent_seq: int
+
+
+def _check_id(task_id: str) -> None:
+    if not ids.is_valid_id(task_id):
+        raise TaskNotFoundError(f"no task {task_id!r}")
+
+
+def _call(sc: StoreContext, name: str, task_id: str, ks: list[str], args: list[Arg]) -> list[Any]:
+    res = sc.scripts.call(name, ks, [sc.now_arg(), *args])
+    if res[0] == "not_found":
+        raise TaskNotFoundError(f"no task {task_id!r}")
+    return res
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, set):
+        return {decode(v) for v in value}
+    return decode(value)
+
+
+def _read(sc: StoreContext, build: Callable[[Any], object]) -> list[Any]:
+    """One pipelined round trip of reads (one slot: a tree's keys); replies decoded to str."""
+    pipe = sc.client.pipeline(transaction=False)
+    build(pipe)
+    try:
+        return [_text(r) for r in pipe.execute()]
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise StoreUnavailableError(f"read: {exc}") from exc
+
+
+def wake_task(sc: StoreContext, task_id: str, wait_id: str, fired_at: datetime) -> WakeResult:
+    """Wake a task parked on the time wait ``wait_id``; any other wake is stale and does nothing."""
+    _check_id(task_id)
+    ks = [keys.task(task_id), keys.inbox(task_id), keys.events(task_id)]
+    res = _call(sc, "wake_task", task_id, ks, [wait_id, to_ms(fired_at)])
+    if res[0] == "early":
+        return WakeResult(False, 0, early_until=from_ms(res[1]))
+    return WakeResult(woke=True, seq=int(res[1])) if res[0] == "woke" else WakeResult(False, 0)
+
+
+def steer_task(sc: StoreContext, task_id: str, text: str) -> None:
+    """Push a steering message, delivered at the task's next turn (a parked task is not woken).
+
+    Raises:
+        TaskNotFoundError: no such task.
+        TaskFinishedError: the task ended.
+    """
+    _check_id(task_id)
+    ks = [keys.task(task_id), keys.inbox(task_id), keys.events(task_id)]
+    res = _call(sc, "steer_task", task_id, ks, [text])
+    if res[0] == "finished":
+        raise TaskFinishedError(f"task {task_id} is {res[1]}")
+
+
+def finish_child(sc: StoreContext, child_id: str) -> int:
+    """Record an ended child's outcome in its parent's join; wake the parent if its join is met.
+
+    Returns:
+        The parent's new seq when it was made queued; 0 otherwise (also for a root, which has no
+        parent, and for a child that has not ended: nothing is written then).
+    """
+    _check_id(child_id)
+    (parent,) = _read(sc, lambda p: p.hget(keys.task(child_id), "parent"))
+    if parent is None:
+        raise TaskNotFoundError(f"no task {child_id!r}")
+    if not parent:
+        return 0
+    ks = [keys.task(child_id), keys.task(parent), keys.join(parent)]
+    ks += [keys.inbox(parent), keys.events(parent)]
+    res = _call(sc, "finish_child", child_id, ks, [])
+    return int(res[1]) if res[0] == "ok" else 0
+
+
+def reclaim_lapsed_lease(sc: StoreContext, task_id: str, fence: int | None = None) -> int:
+    """Queue again a ``running`` task whose lease lapsed (its turn died).
+
+    Args:
+        fence: the fence the caller saw; if the task was claimed again since, nothing happens.
+
+    Returns:
+        The new seq (send a turn message with it), or 0: live lease, fenced, or not running.
+    """
+    _check_id(task_id)
+    ks = [keys.task(task_id), keys.events(task_id)]
+    res = _call(sc, "reclaim_lapsed_lease", task_id, ks, ["" if fence is None else fence])
+    return int(res[1]) if res[0] == "requeued" else 0
+
+
+@dataclass(frozen=True)
+class _Subtree:
+    parent: str  # the target's parent, "" for a root
+    tasks: tuple[str, ...]  # the target first, parents before children
+    hooks: tuple[tuple[str, ...], ...]  # each task's hook ids
+    kid_counts: tuple[int, ...]
+
+
+def _subtree(sc: StoreContext, task_id: str, cascade: bool) -> _Subtree:
+    """Read the subtree level by level (one pipelined round trip per level)."""
+    (parent,) = _read(sc, lambda p: p.hget(keys.task(task_id), "parent"))
+    tasks: list[str] = []
+    hooks: list[tuple[str, ...]] = []
+    kid_counts: list[int] = []
+    level = [task_id]
+    while level:
+        batch = level
+
+        def build(p: Any, batch: list[str] = batch) -> None:
+            for t in batch:
+                p.smembers(keys.kids(t))
+                p.smembers(keys.task_hooks(t))
+
+        sets = _read(sc, build)
+        level = []
+        for t, kids, hs in zip(batch, sets[0::2], sets[1::2], strict=True):
+            tasks.append(t)
+            hooks.append(tuple(sorted(hs)))
+            kid_counts.append(len(kids))
+            level += sorted(kids) if cascade else []
+    return _Subtree(parent or "", tuple(tasks), tuple(hooks), tuple(kid_counts))
+
+
+def _cancel_call(
+    sub: _Subtree, task_id: str, reason: str, cascade: bool
+) -> tuple[list[str], list[Arg]]:
+    """KEYS and ARGV (after now_ms) of cancel_task.lua for a subtree read."""
+    up = sub.parent or task_id
+    ks = [keys.task(up), keys.join(up), keys.inbox(up), keys.events(up)]
+    for t in sub.tasks:
+        ks += [keys.task(t), keys.inbox(t), keys.events(t)]
+        ks += [keys.task_hooks(t), keys.kids(t), keys.join(t)]
+    hook_ids = [h for hs in sub.hooks for h in hs]
+    ks += [keys.hook(h) for h in hook_ids]
+    counts = [c for kc, hs in zip(sub.kid_counts, sub.hooks, strict=True) for c in (kc, len(hs))]
+    policy = "cascade" if cascade else "single"
+    args: list[Arg] = [reason, policy, len(sub.tasks), len(hook_ids), *sub.tasks, *hook_ids]
+    return ks, [*args, *counts]
+
+
+def cancel_task(
+    sc: StoreContext, task_id: str, reason: str = "cancelled", cascade: bool = True
+) -> CancelResult:
+    """Cancel a task and (``cascade``) its unfinished descendants and their requested hooks.
+
+    The cancelled task is reported to its parent's join, which may wake the parent.
+
+    Raises:
+        TaskNotFoundError: no such task.
+        TaskFinishedError: the task had already ended (nothing was written).
+        StoreUnavailableError: the subtree kept changing under ``ATTEMPTS`` reads (retryable).
+    """
+    _check_id(task_id)
+    for _ in range(ATTEMPTS):
+        ks, args = _cancel_call(_subtree(sc, task_id, cascade), task_id, reason, cascade)
+        res = _call(sc, "cancel_task", task_id, ks, args)
+        if res[0] == "finished":
+            raise TaskFinishedError(f"task {task_id} is {res[1]}")
+        if res[0] == "cancelled":
+            return CancelResult(cancelled=tuple(res[1]), parent_seq=int(res[2]))
+        if res[0] != "retry":
+            raise StateCorruptedError(f"cancel_task on {task_id}: {res[0]}")
+    raise StoreUnavailableError(f"cancel_task on {task_id}: the subtree kept changing")
+
+
+def expire_tree(sc: StoreContext, root_id: str) -> bool:
+    """Set the tree TTL (``settings.tree_ttl_s``) on every key of an ended tree.
+
+    Returns:
+        True when the TTL was set; False when some task of the tree has not ended yet.
+
+    Raises:
+        TaskNotFoundError: the tree has no key (never existed, or already expired).
+        StoreUnavailableError: the tree kept growing under ``ATTEMPTS`` reads (retryable).
+    """
+    _check_id(root_id)
+    registry = keys.registry(root_id)
+    for _ in range(ATTEMPTS):
+        (members,) = _read(sc, lambda p: p.smembers(registry))
+        found = {k: keys.task_id_of(k) for k in sorted(members)}
+        task_keys = [k for k, t in found.items() if t is not None]
+        task_ids: list[Arg] = [t for t in found.values() if t is not None]
+        others = [k for k, t in found.items() if t is None]
+        args: list[Arg] = [sc.settings.tree_ttl_s, len(found), len(task_ids), *task_ids]
+        res = _call(sc, "expire_tree", root_id, [registry, *task_keys, *others], args)
+        if res[0] != "retry":
+            return bool(res[0] == "expiring")
+    raise StoreUnavailableError(f"expire_tree on {root_id}: the tree kept growing")

@@ -1,0 +1,139 @@
+"""Read-only views for the task API: a task with its pending hooks, and its events.
+
+Reads are plain commands on one slot (pipelined), never scripts: they change nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from factorial_aws.core import ids
+from factorial_aws.errors import InvalidInputError
+from factorial_aws.store import keys
+from factorial_aws.store.inbox import from_ms
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from factorial_aws.store.base import StoreContext
+
+_EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+
+
+@dataclass(frozen=True)
+class PendingHookView:
+    """A hook of a task that is still waiting for its input (no token, ever)."""
+
+    hook_id: str
+    title: str
+    status: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """What ``GET /tasks/{id}`` shows."""
+
+    task_id: str
+    agent: str
+    status: str
+    turn: int
+    owner_id: str | None
+    parent_id: str | None
+    output: Any = None
+    error: dict[str, str] | None = None
+    pending_hooks: tuple[PendingHookView, ...] = ()
+    seq: int = 0
+    wait_id: str | None = None
+    wake_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    children: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class EventView:
+    """One entry of a task's event stream."""
+
+    id: str
+    kind: str
+    data: dict[str, Any]
+    at: datetime
+
+
+def _s(fields: dict[bytes, bytes], name: str) -> str:
+    return fields.get(name.encode(), b"").decode()
+
+
+def get_task(sc: StoreContext, task_id: str) -> TaskView | None:
+    """The task and its requested hooks, or None when there is no such task."""
+    if not ids.is_valid_id(task_id):
+        return None
+    pipe = sc.client.pipeline(transaction=False)
+    pipe.hgetall(keys.task(task_id))
+    pipe.smembers(keys.task_hooks(task_id))
+    pipe.smembers(keys.kids(task_id))
+    fields, hook_ids, kid_ids = pipe.execute()
+    if not fields:
+        return None
+    pending = _pending_hooks(sc, sorted(h.decode() for h in hook_ids))
+    status = _s(fields, "status")
+    ecode = _s(fields, "ecode")
+    output = _s(fields, "output")
+    wake_at = _s(fields, "wake_at")
+    return TaskView(
+        task_id=task_id,
+        agent=_s(fields, "agent"),
+        status=status,
+        turn=int(_s(fields, "turn") or 0),
+        owner_id=_s(fields, "owner") or None,
+        parent_id=_s(fields, "parent") or None,
+        output=json.loads(output) if output else None,
+        error={"code": ecode, "message": _s(fields, "emsg")} if ecode else None,
+        pending_hooks=pending,
+        seq=int(_s(fields, "seq") or 0),
+        wait_id=_s(fields, "wait") or None,
+        wake_at=from_ms(wake_at) if wake_at else None,
+        created_at=from_ms(_s(fields, "created") or 0),
+        updated_at=from_ms(_s(fields, "updated") or 0),
+        children=tuple(sorted(k.decode() for k in kid_ids)),
+    )
+
+
+def _pending_hooks(sc: StoreContext, hook_ids: list[str]) -> tuple[PendingHookView, ...]:
+    if not hook_ids:
+        return ()
+    pipe = sc.client.pipeline(transaction=False)
+    for hid in hook_ids:
+        pipe.hmget(keys.hook(hid), ["title", "status", "exp"])
+    out = []
+    for hid, (title, status, exp) in zip(hook_ids, pipe.execute(), strict=True):
+        if status == b"requested":
+            out.append(PendingHookView(hid, (title or b"").decode(), "requested", from_ms(exp)))
+    return tuple(out)
+
+
+def read_events(
+    sc: StoreContext, task_id: str, after: str | None = None, limit: int = 100
+) -> list[EventView]:
+    """Events of a task after the cursor ``after`` (an event id), oldest first."""
+    if not ids.is_valid_id(task_id):
+        return []
+    if after is not None and not _EVENT_ID.match(after):
+        raise InvalidInputError(f"after={after!r} is not an event id (like 1700000000000-0)")
+    start = f"({after}" if after else "-"
+    entries: Any = sc.client.xrange(keys.events(task_id), min=start, max="+", count=limit)
+    out = []
+    for entry_id, f in entries:
+        out.append(
+            EventView(
+                id=entry_id.decode(),
+                kind=f[b"k"].decode(),
+                data=json.loads(f.get(b"d", b"{}")),
+                at=from_ms(f.get(b"t", b"0").decode()),
+            )
+        )
+    return out
