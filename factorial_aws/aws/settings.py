@@ -263,3 +263,36 @@ def _is_url(value: str, schemes: tuple[str, ...]) -> bool:
     """``value`` is ``<scheme>://<host>...`` with one of ``schemes``."""
     scheme, sep, rest = value.partition("://")
     return bool(sep) and scheme in schemes and bool(rest) and not rest.startswith(("/", ":"))
+
+
+@dataclass(frozen=True)
+class DevSettings:
+    """What ``factorial-aws dev`` reads from the environment (everything optional).
+
+    ``FACTORIAL_REDIS_URL`` (else an embedded server), ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``
+    (no key: the stub model), ``FACTORIAL_HOOK_SECRET`` (else a random one per run),
+    ``FACTORIAL_PUBLIC_BASE_URL`` (else the dev server's own address).
+    """
+
+    redis_url: str | None = None
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_base_url: str | None = None
+    hook_secret: str | None = field(default=None, repr=False)
+    public_base_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> DevSettings:
+        """Read the dev server's variables.
+
+        Raises:
+            SettingsError: a malformed URL.
+        """
+        read = _Reader(env)
+        redis_url = read.optional("FACTORIAL_REDIS_URL")
+        return cls(
+            redis_url=read.redis_url("FACTORIAL_REDIS_URL") if redis_url else None,
+            openai_api_key=read.optional("OPENAI_API_KEY"),
+            openai_base_url=read.optional_http_url("OPENAI_BASE_URL"),
+            hook_secret=read.optional("FACTORIAL_HOOK_SECRET"),
+            public_base_url=read.optional_http_url("FACTORIAL_PUBLIC_BASE_URL"),
+        )

@@ -124,3 +124,8 @@ def idempotent_root_task_id(owner: str, key: str) -> str:
     """
     digest = hashlib.sha256(f"idem\x00{owner}\x00{key}".encode()).digest()
     return "t-" + base64.b32encode(digest).decode().lower()[:26]
+
+
+def new_secret() -> bytes:
+    """A fresh 256-bit secret (the dev server's hook secret when none is configured)."""
+    return os.urandom(32)
