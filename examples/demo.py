@@ -1,93 +1,108 @@
-"""The demo behind `make demo`: one hook's whole life, in process.
+"""The demo behind `make demo`: a local agent parks on a hook and resumes when the hook is
+resolved over HTTP.
 
-A payments agent asks for a wire transfer; the tool is gated by a typed `Approval` hook, so the task
-parks; the hook is resolved with a JSON payload; the tool runs and the agent finishes. The model is
-an OpenAI-compatible stub HTTP server on 127.0.0.1 driven through the real `openai` client.
+It starts the dev server in process (embedded Valkey, the HTTP API on 127.0.0.1, turns from the
+in-process queue, a stub OpenAI-compatible model), creates a task with `POST /tasks`, waits for it
+to park on its `Approval` hook, shows the hook (`GET /hooks/{id}`), resolves it with
+`POST /hooks/{id}/resolve` and the hook's token, and waits for the task to complete.
 
-This runs the pure one-turn engine only. Task state is held in this process between turns; the
-Valkey store, the HTTP API and the local dev server (`factorial-aws dev`) take these same turns
-over in later steps (see the README's status section).
+    python examples/demo.py                 # resolves its own hook (what CI runs)
+    python examples/demo.py --interactive   # prints the link and curl command; you resolve it
 """
 
 from __future__ import annotations
 
-import asyncio
+import argparse
 import json
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from examples.payments.app import Approval, app
+from examples.payments.app import app
+from examples.payments.stub import stub_reply
 from factorial_aws.core import ids
-from factorial_aws.core.clock import SystemClock
-from factorial_aws.core.outcomes import Complete, ParkHooks, TurnOutcome
-from factorial_aws.core.records import (
-    HookStatus,
-    HookUpdate,
-    Message,
-    TaskContext,
-    TurnInput,
-)
-from factorial_aws.llm.openai_client import OpenAIModel
-from factorial_aws.runtime.env import TurnEnv
-from factorial_aws.runtime.turn import run_turn
-from factorial_aws.testing import StubOpenAIServer, StubReply, call, text_reply
-from factorial_aws.testing.replies import tool_calls_reply
+from factorial_aws.local.dev import DevServer
 
 
-def agent_like_stub(request: dict[str, Any]) -> StubReply:
-    """A tiny stand-in for a model: ask for the wire, then report what the tool said."""
-    last = request["messages"][-1]
-    if last["role"] == "tool":
-        return text_reply(f"Done. The payment system said: {last['content']}")
-    return tool_calls_reply(call("send_wire", amount_cents=125_000, iban="DE89370400440532013000"))
+def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(
+        url,
+        data=data,
+        method=method,
+        headers={
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            **(headers or {}),
+        },
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:  # loopback only
+        return json.loads(resp.read())
+
+
+def wait_for(base: str, task_id: str, statuses: set[str], timeout_s: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        task = http("GET", f"{base}/tasks/{task_id}")
+        if task["status"] in statuses or time.monotonic() > deadline:
+            return dict(task)
+        time.sleep(0.05)
 
 
 def show(step: str, text: str) -> None:
-    print(f"{step:>9} | {text}")
+    print(f"{step:>9} | {text}", flush=True)
 
 
-async def main() -> int:
-    agent = app.agent("payments")
-    with StubOpenAIServer(default_reply=agent_like_stub) as server:
-        model = OpenAIModel(api_key="stub-key", base_url=server.base_url)
-        env = TurnEnv(
-            model=model,
-            clock=SystemClock(),
-            hook_secret=b"demo-secret-not-for-production",
-            public_base_url="http://127.0.0.1:8000",
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--interactive", action="store_true", help="resolve the hook yourself")
+    args = parser.parse_args()
+    with DevServer(app, port=0, stub_reply=stub_reply, say=lambda m: show("dev", m)) as dev:
+        base = dev.base_url
+        created = http(
+            "POST",
+            f"{base}/tasks",
+            {"agent": "payments", "input": "Pay 1,250.00 USD to DE89370400440532013000."},
         )
-        ctx = TaskContext(
-            task_id=ids.new_root_task_id(),
-            agent=agent.name,
-            messages=[Message.user("Pay 1,250.00 USD to DE89370400440532013000.")],
+        task_id = created["task_id"]
+        show("POST", f"/tasks -> {created['status']} {task_id}")
+        task = wait_for(base, task_id, {"waiting_hook", "failed", "completed"})
+        show("GET", f"/tasks/{task_id} -> {task['status']}")
+        if task["status"] != "waiting_hook":
+            return 1
+        hook = task["pending_hooks"][0]
+        described = http("GET", f"{base}/hooks/{hook['hook_id']}")
+        show(
+            "GET",
+            f"/hooks/{hook['hook_id']} -> {described['title']!r}, "
+            f"fields {sorted(described['schema']['properties'])}",
         )
-        show("task", f"{ctx.task_id} (agent {agent.name!r}, model stub at {server.base_url})")
-
-        outcome: TurnOutcome = await run_turn(agent, ctx, TurnInput(), env)
-        assert isinstance(outcome, ParkHooks), outcome
-        (request,) = outcome.requests
-        show("turn 1", "model asked for send_wire(amount_cents=125000, iban=DE89...)")
-        show("parked", f"waiting_hook on {request.hook_id}")
-        show("hook", f"{request.title!r}, expires {request.expires_at:%Y-%m-%d %H:%M} UTC")
-        show("submit", f"POST {env.submit_url(request.hook_id)} (the token is stored hashed)")
-        show("schema", json.dumps(request.schema_["properties"]))
-
-        payload = {"approved": True, "reviewer": "ana", "comment": "ok for Q4"}
-        Approval.model_validate(payload)  # what the resolve endpoint checks before storing
-        show("resolve", json.dumps(payload))
-        update = HookUpdate(hook_id=request.hook_id, status=HookStatus.RESOLVED, payload=payload)
-        outcome = await run_turn(agent, outcome.context, TurnInput(hook_updates=(update,)), env)
-        assert isinstance(outcome, Complete), outcome
-        tool_msg = next(m for m in outcome.context.messages if m.role == "tool")
-        show("turn 2", f"tool ran: {tool_msg.content}")
-        show("done", f"status=completed output={outcome.output!r}")
-        show("model", f"{len(server.requests)} chat.completions requests served by the stub")
-        await model.aclose()
-    return 0
+        if args.interactive:
+            show(
+                "waiting", "resolve the hook with the link or the curl command above (Ctrl-C stops)"
+            )
+            task = wait_for(base, task_id, {"completed", "failed", "cancelled"}, timeout_s=3600)
+        else:
+            assert dev.stack is not None
+            token = ids.hook_token(dev.stack.hook_secret, hook["hook_id"], 1)
+            payload = {"approved": True, "reviewer": "ana", "comment": "ok for Q4"}
+            resolved = http(
+                "POST", f"{base}/hooks/{hook['hook_id']}/resolve", payload, {"X-Hook-Token": token}
+            )
+            show(
+                "POST",
+                f"/hooks/{hook['hook_id']}/resolve {json.dumps(payload)} -> "
+                f"{resolved['status']}, task_resumed={resolved['task_resumed']}",
+            )
+            task = wait_for(base, task_id, {"completed", "failed", "cancelled"})
+        show("GET", f"/tasks/{task_id} -> {task['status']} (turn {task['turn']})")
+        show("output", str(task["output"]))
+        return 0 if task["status"] == "completed" else 1
 
 
 if __name__ == "__main__":
-    raise SystemExit(asyncio.run(main()))
+    raise SystemExit(main())

@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from factorial_aws.errors import TaskNotFoundError
 from factorial_aws.store import keys
 from factorial_aws.store.control import expire_tree, reclaim_lapsed_lease, wake_task
 from factorial_aws.store.hooks import expire_hook
 from factorial_aws.store.inbox import from_ms
+from factorial_aws.store.views import tree_owners
 
 if TYPE_CHECKING:
     from factorial_aws.runtime.dispatch import Dispatcher
@@ -103,8 +105,16 @@ def _dispatches(
 
 def _trees(sc: StoreContext, key: str, now: int, limit: int, report: SweepReport) -> None:
     for root in _due(sc, key, now, limit):
-        if expire_tree(sc, root):
-            report.trees_expiring += 1
+        try:
+            owners = tree_owners(sc, root)
+            expiring = expire_tree(sc, root)
+        except TaskNotFoundError:  # gone already (expired, or never written)
             _drop(sc, key, root)
-        else:  # some task of the tree still runs: look again later
+            continue
+        if not expiring:  # some task of the tree still runs: look again later
             sc.client.zadd(key, {root: now + GC_RETRY_MS})
+            continue
+        for owner, task_ids in owners.items():  # the owner index must not outlive the tree
+            sc.client.zrem(keys.owner_index(owner), *task_ids)
+        report.trees_expiring += 1
+        _drop(sc, key, root)

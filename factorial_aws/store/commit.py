@@ -7,6 +7,7 @@ the wake time of a time wait, the expiry of each new hook, and a GC entry when a
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 
 def _hook_fields(req: HookRequest) -> dict[str, str]:
+    schema = json.dumps(req.schema_, separators=(",", ":"), sort_keys=True)
     return {
         "hook_id": req.hook_id,
         "task": req.task_id,
@@ -41,7 +43,8 @@ def _hook_fields(req: HookRequest) -> dict[str, str]:
         "param": req.param,
         "mode": req.mode.value,
         "type": req.hook_type,
-        "schema": json.dumps(req.schema_, separators=(",", ":")),
+        "schema": schema,
+        "schema_id": hashlib.sha256(schema.encode()).hexdigest()[:16],
         "title": req.title,
         "body": req.body,
         "channel": req.channel or "",
@@ -129,6 +132,7 @@ def commit_turn(
         keys.join(parent),
         keys.inbox(parent),
         keys.events(parent),
+        keys.schemas(task_id),
         *(keys.hook(r.hook_id) for r in requests),
     ]
     for child in outcome.spawned:

@@ -29,11 +29,11 @@ from factorial_aws.store.inbox import from_ms
 from factorial_aws.store.scripts import decode
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from datetime import datetime
 
     from factorial_aws.store.base import StoreContext
-    from factorial_aws.store.scripts import Arg
+    from factorial_aws.store.scripts import Arg, IndexWrite
 
 ATTEMPTS = 5
 
@@ -61,8 +61,15 @@ def _check_id(task_id: str) -> None:
         raise TaskNotFoundError(f"no task {task_id!r}")
 
 
-def _call(sc: StoreContext, name: str, task_id: str, ks: list[str], args: list[Arg]) -> list[Any]:
-    res = sc.scripts.call(name, ks, [sc.now_arg(), *args])
+def _call(
+    sc: StoreContext,
+    name: str,
+    task_id: str,
+    ks: list[str],
+    args: list[Arg],
+    index: Sequence[IndexWrite] = (),
+) -> list[Any]:
+    res = sc.scripts.call_indexed(name, ks, [sc.now_arg(), *args], index)
     if res[0] == "not_found":
         raise TaskNotFoundError(f"no task {task_id!r}")
     return res
@@ -207,7 +214,9 @@ def cancel_task(
     _check_id(task_id)
     for _ in range(ATTEMPTS):
         ks, args = _cancel_call(_subtree(sc, task_id, cascade), task_id, reason, cascade)
-        res = _call(sc, "cancel_task", task_id, ks, args)
+        root = ids.root_of(task_id)  # a cancelled tree must expire like a finished one
+        gc = (keys.gc_index(keys.shard_of(root)), sc.now_ms(), root)
+        res = _call(sc, "cancel_task", task_id, ks, args, [gc])
         if res[0] == "finished":
             raise TaskFinishedError(f"task {task_id} is {res[1]}")
         if res[0] == "cancelled":
@@ -231,7 +240,8 @@ def expire_tree(sc: StoreContext, root_id: str) -> bool:
     registry = keys.registry(root_id)
     for _ in range(ATTEMPTS):
         (members,) = _read(sc, lambda p: p.smembers(registry))
-        found = {k: keys.task_id_of(k) for k in sorted(members)}
+        full = sorted(keys.from_registry_member(root_id, _text(m)) for m in members)
+        found = {k: keys.task_id_of(k) for k in full}
         task_keys = [k for k, t in found.items() if t is not None]
         task_ids: list[Arg] = [t for t in found.values() if t is not None]
         others = [k for k, t in found.items() if t is None]

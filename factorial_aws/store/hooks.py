@@ -152,7 +152,13 @@ def _task_of(sc: StoreContext, hook_id: str) -> str | None:
 
 
 def _script_keys(hook_id: str, task_id: str) -> list[str]:
-    return [keys.hook(hook_id), keys.task(task_id), keys.inbox(task_id), keys.events(task_id)]
+    return [
+        keys.hook(hook_id),
+        keys.task(task_id),
+        keys.inbox(task_id),
+        keys.events(task_id),
+        keys.schemas(task_id),
+    ]
 
 
 def _reject_constant(name: str) -> Any:
@@ -246,7 +252,10 @@ def expire_hook(sc: StoreContext, hook_id: str) -> ExpireResult:
     if task_id is None:
         return ExpireResult("not_found")
     res = sc.scripts.call_indexed(
-        "expire_hook", _script_keys(hook_id, task_id), [sc.now_arg()], [_intent(sc, task_id, "*")]
+        "expire_hook",
+        _script_keys(hook_id, task_id)[:4],
+        [sc.now_arg()],
+        [_intent(sc, task_id, "*")],
     )
     if res[0] == "expired":
         return ExpireResult("expired", task_id, int(res[2]))
@@ -295,6 +304,14 @@ def rotate_hook_token(
     )
 
 
+def _schema(sc: StoreContext, hook_id: str, schema_id: str) -> dict[str, Any]:
+    text: Any = sc.client.hget(keys.schemas(hook_id), schema_id) if schema_id else None
+    if not text:
+        raise errors.StateCorruptedError(f"hook {hook_id}: no stored schema {schema_id!r}")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
 def describe_hook(sc: StoreContext, hook_id: str) -> HookView | None:
     """The hook (one ``HGETALL``), or None when there is no such hook."""
     f = _hook_fields(sc, hook_id)
@@ -314,7 +331,7 @@ def describe_hook(sc: StoreContext, hook_id: str) -> HookView | None:
             body=f.get("body", ""),
             channel=f.get("channel") or None,
             expires_at=from_ms(f["exp"]),
-            schema=json.loads(f.get("schema") or "{}"),
+            schema=_schema(sc, hook_id, f.get("schema_id", "")),
             metadata=json.loads(f.get("meta") or "{}"),
             payload=json.loads(f["payload"]) if f.get("payload") else None,
             created_at=from_ms(f["created"]) if f.get("created") else None,

@@ -36,7 +36,7 @@ def inbox(task_id: str) -> str:
 
 
 def events(task_id: str) -> str:
-    """The capped event stream."""
+    """The capped event list (JSON entries with increasing ids)."""
     return f"{PREFIX}:{tag(task_id)}:ev:{task_id}"
 
 
@@ -60,9 +60,20 @@ def join(task_id: str) -> str:
     return f"{PREFIX}:{tag(task_id)}:j:{task_id}"
 
 
+def schemas(any_id: str) -> str:
+    """The tree's hook schemas: schema id -> JSON Schema text (stored once per hook type)."""
+    return f"{PREFIX}:{tag(any_id)}:schemas"
+
+
 def registry(any_id: str) -> str:
-    """The set of every key of the tree (for TTL cleanup)."""
+    """The set of every key of the tree (for TTL cleanup), as members relative to the tree's
+    prefix (``t:<id>``, ``h:<id>``...; the Lua helper ``registry_member`` strips it)."""
     return f"{PREFIX}:{tag(any_id)}:keys"
+
+
+def from_registry_member(any_id: str, member: str) -> str:
+    """The full key of a registry member of the tree ``any_id`` belongs to."""
+    return f"{PREFIX}:{tag(any_id)}:{member}"
 
 
 def task_id_of(key: str) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from redis.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -92,7 +93,12 @@ class Scripts:
         pipe = self._client.pipeline(transaction=False)
         for key, score, member in index:
             pipe.zadd(key, {member: score})
-        pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        options: dict[str, Any] = {}
+        if isinstance(self._client, RedisCluster):
+            # Name the node: otherwise redis-py's cluster pipeline asks the server for the
+            # script's keys (COMMAND GETKEYS) first, one more round trip per transition.
+            options["target_nodes"] = self._client.get_node_from_key(keys[0])  # type: ignore[no-untyped-call]
+        pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args, **options)
         try:
             results = pipe.execute(raise_on_error=False)
         except (RedisConnectionError, RedisTimeoutError) as exc:

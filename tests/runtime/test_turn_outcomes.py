@@ -243,3 +243,12 @@ def test_disabled_tool_is_not_offered_and_cannot_be_called(clock: FakeClock) -> 
     assert [t.name for t in model.requests[0].tools] == ["add"]
     assert "unknown tool 'secret'" in (h.ctx.messages[-1].content or "")
     assert json.loads(json.dumps(h.ctx.model_dump(mode="json")))  # context stays JSON-clean
+
+
+def test_a_turn_never_changes_the_context_it_was_given(clock: FakeClock) -> None:
+    model = ScriptedModel([call("add", a=1, b=2)])
+    h = Harness(_agent(add), model, clock)
+    before = h.ctx.model_dump()
+    original = h.ctx
+    h.turn(TurnInput(steering=("hi",)))
+    assert original.model_dump() == before and h.ctx is not original

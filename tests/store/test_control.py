@@ -21,6 +21,7 @@ from factorial_aws.core.records import ChildOutcome
 from factorial_aws.errors import TaskFinishedError, TaskNotFoundError
 from factorial_aws.store import control, keys
 from factorial_aws.store.base import StoreContext, StoreSettings, to_ms
+from factorial_aws.store.views import read_events
 from factorial_aws.testing import FakeClock
 
 Client = redis.Redis | RedisCluster
@@ -47,7 +48,7 @@ class _Tree:
         return [json.loads(i) for i in self.sc.client.lrange(keys.inbox(task_id), 0, -1)]
 
     def event_kinds(self, task_id: str) -> list[str]:
-        return [f[b"k"].decode() for _, f in self.sc.client.xrange(keys.events(task_id))]
+        return [e.kind for e in read_events(self.sc, task_id)]
 
     def root(self) -> str:
         tid = ids.new_root_task_id()
@@ -78,7 +79,7 @@ class _Tree:
         parent = self.field(task_id, "parent") or task_id
         ks = [*keys.task_keys(task_id), keys.task_hooks(task_id), keys.kids(task_id)]
         ks += [keys.join(task_id), keys.registry(task_id), keys.task(parent), keys.join(parent)]
-        ks += [keys.inbox(parent), keys.events(parent)]
+        ks += [keys.inbox(parent), keys.events(parent), keys.schemas(task_id)]
         ks += [keys.hook(r["hook_id"]) for r in requests]
         for c in children:
             ks += [*keys.task_keys(c), keys.task_hooks(c), keys.kids(c), keys.join(c)]
@@ -128,6 +129,7 @@ class _Tree:
                 "mode": "awaits",
                 "type": "Approval",
                 "schema": "{}",
+                "schema_id": "empty",
                 "title": "approve?",
                 "exp": str(exp),
                 "th": TOKEN_HASH,
@@ -433,6 +435,7 @@ def _race_cancel_against_resolves(tree: _Tree, sc: StoreContext, spread_s: float
 
     def resolve(hook_id: str, delay_s: float) -> None:
         ks = [keys.hook(hook_id), keys.task(root), keys.inbox(root), keys.events(root)]
+        ks.append(keys.schemas(root))
         start.wait()
         time.sleep(delay_s)
         res = sc.scripts.call("resolve_hook", ks, [sc.now_arg(), TOKEN_HASH, payload, ""])
@@ -531,13 +534,17 @@ def test_finished_tree_leaves_no_key_after_ttl(redis_client: Client, clock: Fake
     tree.park_hooks(child, 1)
     control.steer_task(sc, child, "hi")
     assert control.expire_tree(sc, root) is False  # busy: nothing expires
-    assert all(redis_client.ttl(k) < 0 for k in redis_client.smembers(keys.registry(root)))
+    members = redis_client.smembers(keys.registry(root))
+    assert all(redis_client.ttl(keys.from_registry_member(root, m.decode())) < 0 for m in members)
 
     control.cancel_task(sc, child)  # wakes the root
     assert control.expire_tree(sc, root) is False
     tree.complete(root, "done")
     assert control.expire_tree(sc, root) is True
-    registry = redis_client.smembers(keys.registry(root))
+    registry = [
+        keys.from_registry_member(root, m.decode())
+        for m in redis_client.smembers(keys.registry(root))
+    ]
     assert len(registry) >= 15  # 7 per task + the hook
     present = [k for k in [keys.registry(root), *registry] if redis_client.exists(k)]
     assert len(present) >= 12

@@ -20,9 +20,38 @@ local function is_terminal(status)
   return status == 'completed' or status == 'failed' or status == 'cancelled'
 end
 
--- Append one event to a task's capped stream. data_json is a JSON object text.
-local function event(stream, kind, data_json, now)
-  redis.call('XADD', stream, 'MAXLEN', '~', 200, '*', 'k', kind, 'd', data_json or '{}', 't', now)
+-- Append one event to a task's capped event list (a list, not a stream: a Valkey stream
+-- preallocates a 4 KiB node, more than a whole parked task should cost). Each entry is
+-- {"id":"<ms>-<n>","k":kind,"d":data,"t":ms}; ids increase along the list, so a reader pages with
+-- the last id it saw. data_json is a JSON object text.
+local EVENTS_CAP = 200
+local function event(list_key, kind, data_json, now)
+  local id_ms, n = now, 0
+  local last = redis.call('LINDEX', list_key, -1)
+  if last then
+    local last_ms, last_n = string.match(last, '^{"id":"(%d+)%-(%d+)"')
+    if last_ms and tonumber(last_ms) >= now then
+      id_ms, n = tonumber(last_ms), tonumber(last_n) + 1
+    end
+  end
+  redis.call('RPUSH', list_key, '{"id":"' .. string.format('%d', id_ms) .. '-' .. n ..
+    '","k":' .. cjson.encode(kind) .. ',"d":' .. (data_json or '{}') ..
+    ',"t":' .. string.format('%d', now) .. '}')
+  redis.call('LTRIM', list_key, -EVENTS_CAP, -1)
+end
+
+-- The registry member of a key of the tree: the key without the tree's "fa:{<root>}:" prefix
+-- (the registry key is that prefix plus "keys"). Short members keep the set in Valkey's compact
+-- encoding, which full key names (80+ bytes for a hook) would not.
+local function registry_member(registry, key)
+  return string.sub(key, #registry - 3)
+end
+
+-- Add keys of the tree to its registry (for TTL cleanup).
+local function register(registry, ...)
+  local members = {}
+  for _, key in ipairs({...}) do members[#members + 1] = registry_member(registry, key) end
+  redis.call('SADD', registry, unpack(members))
 end
 
 -- Make a task runnable: status queued, seq+1. Returns the new seq (the turn message carries it).

@@ -6,7 +6,8 @@
 -- KEYS[5] task hooks set KEYS[6] task kids set  KEYS[7] join hash     KEYS[8] tree registry set
 -- KEYS[9] parent hash    KEYS[10] parent join   KEYS[11] parent inbox KEYS[12] parent events
 --         (for a root task, 9..12 repeat the task's own keys and are not used)
--- KEYS[13 ..]            one hook hash per new hook request            (ARGV[8] of them)
+-- KEYS[13] the tree's hook schemas hash (schema id -> JSON Schema, written once per type)
+-- KEYS[14 ..]            one hook hash per new hook request            (ARGV[8] of them)
 -- then 7 keys per spawned child: task, ctx, inbox, events, hooks set, kids set, join  (ARGV[9])
 -- then one hook hash per hook the task will wait on                    (ARGV[10])
 -- ARGV[1] now_ms or ""   ARGV[2] fence   ARGV[3] kind   ARGV[4] context JSON
@@ -17,7 +18,8 @@
 --   continue {}   retry {"delay_ms","code","message"}
 --   fail {"code","message"}   park_hooks {}   park_time {"wait_id","wake_at"}
 --   park_children {"wait_id","join","kids":[...]}
--- ARGV[12 ..] one JSON object per request (flat: field -> string; written as the hook hash),
+-- ARGV[12 ..] one JSON object per request (flat: field -> string; written as the hook hash,
+--             except "schema", which goes to KEYS[13] under its "schema_id"),
 --             then one per child {"task_id","agent","owner","root","ctx"}
 -- Returns {"ok", status, seq, {created child ids}, parent_seq}
 --         | {"stale", status, fence}        (not running, or another claim since: nothing written)
@@ -32,6 +34,10 @@ local consumed, turn = tonumber(ARGV[6]), tonumber(ARGV[7])
 local n_req, n_kids, n_wait = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 
 -- validate before any write
+if #KEYS ~= 13 + n_req + n_kids * 7 + n_wait then
+  return redis.error_reply('commit_turn: got ' .. #KEYS .. ' keys for ' .. n_req .. ' requests, ' ..
+    n_kids .. ' children and ' .. n_wait .. ' waited hooks')
+end
 local status = hget(task_key, 'status')
 if not status then return {'not_found'} end
 local tfence = tonumber(hget(task_key, 'fence') or '0')
@@ -55,14 +61,14 @@ for _, ev in ipairs(cjson.decode(ARGV[5])) do event(events_key, ev[1], ev[2], no
 -- spawned children: created once (ids are derived, so a later spawn with the same key is a no-op)
 local created = {}
 for i, child in ipairs(children) do
-  local base = 12 + n_req + (i - 1) * 7
+  local base = 13 + n_req + (i - 1) * 7
   local ck = KEYS[base + 1]
   if redis.call('EXISTS', ck) == 0 then
     redis.call('HSET', ck, 'status', 'queued', 'agent', child.agent, 'owner', child.owner,
       'parent', task_id, 'root', child.root, 'seq', 1, 'fence', 0, 'lease', 0, 'turn', 0,
       'created', now, 'updated', now, 'queued_at', now, 'req', '', 'idem', '')
     redis.call('SET', KEYS[base + 2], child.ctx)
-    redis.call('SADD', registry, KEYS[base + 1], KEYS[base + 2], KEYS[base + 3], KEYS[base + 4],
+    register(registry, KEYS[base + 1], KEYS[base + 2], KEYS[base + 3], KEYS[base + 4],
       KEYS[base + 5], KEYS[base + 6], KEYS[base + 7])
     redis.call('SADD', kids_set, child.task_id)
     event(KEYS[base + 4], 'created', '{"agent":' .. cjson.encode(child.agent) .. '}', now)
@@ -72,8 +78,12 @@ end
 
 -- hook records of the stage being requested
 for i, req in ipairs(requests) do
-  local hk = KEYS[12 + i]
+  local hk = KEYS[13 + i]
   if redis.call('EXISTS', hk) == 0 then
+    if redis.call('HSETNX', KEYS[13], req.schema_id, req.schema) == 1 then
+      register(registry, KEYS[13])
+    end
+    req.schema = nil
     local fields = {}
     for f, v in pairs(req) do
       fields[#fields + 1] = f
@@ -81,7 +91,7 @@ for i, req in ipairs(requests) do
     end
     redis.call('HSET', hk, 'status', 'requested', 'created', now, unpack(fields))
     redis.call('SADD', hooks_set, req.hook_id)
-    redis.call('SADD', registry, hk)
+    register(registry, hk)
     redis.call('HINCRBY', task_key, 'p:' .. req.session, 1)
   end
 end
@@ -109,7 +119,7 @@ elseif kind == 'fail' then
 elseif kind == 'park_hooks' then
   local arrived = false
   for i = 1, n_wait do
-    local hk = KEYS[12 + n_req + n_kids * 7 + i]
+    local hk = KEYS[13 + n_req + n_kids * 7 + i]
     if hget(hk, 'status') ~= 'requested' then arrived = true end
   end
   if arrived then seq = make_runnable(task_key, now)

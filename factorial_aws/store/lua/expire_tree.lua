@@ -21,7 +21,9 @@ local size = redis.call('SCARD', registry)
 if size == 0 then return {'not_found'} end
 if size ~= n then return {'retry'} end
 for i = 2, n + 1 do
-  if redis.call('SISMEMBER', registry, KEYS[i]) == 0 then return {'retry'} end
+  if redis.call('SISMEMBER', registry, registry_member(registry, KEYS[i])) == 0 then
+    return {'retry'}
+  end
 end
 for i = 1, m do
   local status = hget(KEYS[i + 1], 'status')

@@ -2,6 +2,7 @@
 -- is complete. A hook past its expiry is expired here exactly as expire_hook would.
 --
 -- KEYS[1] hook hash   KEYS[2] task hash (the hook's `task`)   KEYS[3] task inbox   KEYS[4] events
+-- KEYS[5] the tree's hook schemas hash (the hook's `schema_id` -> JSON Schema)
 -- ARGV[1] now_ms or ""   ARGV[2] token hash (sha256 hex of the presented token)
 -- ARGV[3] payload JSON text   ARGV[4] idempotency key or ""
 -- Returns (checked in this order; only the two marked * write anything)
@@ -266,8 +267,10 @@ if not decoded_ok then return {'invalid', task_id, 'payload is not valid JSON'} 
 if not string.find(payload, '^%s*{') then
   return {'invalid', task_id, '$: expected object, got ' .. json_type(value)}
 end
-local schema_text = hget(hook_key, 'schema') or ''
-if schema_text == '' then schema_text = '{}' end
+local schema_text = hget(KEYS[5], hget(hook_key, 'schema_id') or '') or ''
+if schema_text == '' then
+  return redis.error_reply('resolve_hook: hook ' .. hook_id .. ' has no stored schema')
+end
 local schema_ok, schema = pcall(cjson.decode, schema_text)
 if not schema_ok then
   return redis.error_reply('resolve_hook: hook ' .. hook_id .. ' has a schema that is not JSON')

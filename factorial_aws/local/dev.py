@@ -1,0 +1,160 @@
+"""``factorial-aws dev``: the whole product on 127.0.0.1, in one process.
+
+An embedded Valkey server (or ``FACTORIAL_REDIS_URL``), the HTTP API of the deployed stack, turns
+run from an in-process queue with real delays, the scheduler emulated for long sleeps and cron
+ticks, the maintenance sweep every second, and each hook's URL printed as it appears. The model is
+OpenAI when ``OPENAI_API_KEY`` is set, else a stub that calls one tool and finishes (said loudly).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from factorial_aws.aws.api import build_api
+from factorial_aws.aws.settings import DevSettings
+from factorial_aws.core import ids
+from factorial_aws.core.clock import SystemClock
+from factorial_aws.llm.openai_client import OpenAIModel
+from factorial_aws.local.server import ApiServer
+from factorial_aws.local.stack import LocalStack
+from factorial_aws.store.client import connect
+from factorial_aws.testing.stub_agent import stub_agent_reply
+from factorial_aws.testing.stub_openai import DefaultReply, StubOpenAIServer
+from factorial_aws.testing.valkey import EmbeddedValkey
+
+if TYPE_CHECKING:
+    from factorial_aws.agents.agent import App
+    from factorial_aws.core.records import QueueMessage
+
+Printer = Callable[[str], None]
+
+
+@dataclass
+class DevServer:
+    """Start with :meth:`start`, stop with :meth:`stop` (or use it as a context manager)."""
+
+    app: App
+    host: str = "127.0.0.1"
+    port: int = 8000
+    settings: DevSettings = field(default_factory=DevSettings)
+    cluster: bool = False
+    sweep_every_s: float = 1.0
+    say: Printer = print
+    stub_reply: DefaultReply = stub_agent_reply
+
+    def __post_init__(self) -> None:
+        self._closers: list[Callable[[], Any]] = []
+        self._stopping = threading.Event()
+        self._api_lock = threading.Lock()
+        self.stack: LocalStack | None = None
+        self.api_server: ApiServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The API's address."""
+        assert self.api_server is not None, "not started"
+        return self.api_server.base_url
+
+    def start(self) -> DevServer:
+        """Start the store, the model, the runtime and the API."""
+        self.api_server = ApiServer(lambda e, c: self._api(e, c), self.host, self.port)
+        self._closers.append(self.api_server.server_close)
+        public = self.settings.public_base_url or self.api_server.base_url
+        secret = (self.settings.hook_secret or "").encode() or ids.new_secret()
+        self.stack = LocalStack(
+            app=self.app,
+            client=self._redis(),
+            model=self._model(),
+            clock=SystemClock(),
+            hook_secret=secret,
+            public_base_url=public,
+        )
+        self._resolver = build_api(self.stack.control, require_iam=False)
+        self.stack.queue.start(self._handle)
+        self._closers.append(self.stack.stop)
+        threading.Thread(target=self._sweeper, name="factorial-sweep", daemon=True).start()
+        self.api_server.start()
+        self._closers.append(self.api_server.shutdown)
+        agents = ", ".join(sorted(self.app.agents))
+        self.say(f"factorial-aws dev: serving {agents} on {self.base_url}")
+        return self
+
+    def _api(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        # Powertools keeps the current request on the resolver: one request at a time.
+        with self._api_lock:
+            result: dict[str, Any] = self._resolver.resolve(event, context)
+        return result
+
+    def _redis(self) -> Any:
+        if self.settings.redis_url:
+            self.say(f"store: {self.settings.redis_url.split('@')[-1]}")
+            client = connect(self.settings.redis_url)
+        else:
+            server = EmbeddedValkey(cluster=self.cluster).start()
+            self._closers.append(server.stop)
+            self.say(
+                f"store: embedded Valkey on {server.url}{' (cluster mode)' if self.cluster else ''}"
+            )
+            client = server.client()
+        self._closers.append(client.close)
+        return client
+
+    def _model(self) -> OpenAIModel:
+        if self.settings.openai_api_key:
+            where = self.settings.openai_base_url or "api.openai.com"
+            self.say(f"model: OpenAI-compatible API at {where}")
+            return OpenAIModel(self.settings.openai_api_key, self.settings.openai_base_url)
+        stub = StubOpenAIServer(default_reply=self.stub_reply).start()
+        self._closers.append(stub.stop)
+        self.say(
+            "model: NO OPENAI_API_KEY SET - using the built-in stub model "
+            f"(calls one tool, then finishes) at {stub.base_url}"
+        )
+        return OpenAIModel("stub-key", stub.base_url)
+
+    async def _handle(self, message: QueueMessage) -> str:
+        assert self.stack is not None
+        outcome = await self.stack.runner.handle(message)
+        if outcome == "waiting_hook":
+            self._print_hooks(message.task_id)
+        elif outcome in ("completed", "failed", "cancelled"):
+            self.say(f"task {message.task_id}: {outcome}")
+        return outcome
+
+    def _print_hooks(self, task_id: str) -> None:
+        assert self.stack is not None
+        for h in self.stack.control.get_task(task_id).pending_hooks:
+            token = ids.hook_token(self.stack.hook_secret, h.hook_id, 1)
+            base = self.stack.public_base_url.rstrip("/")
+            self.say(
+                f"task {task_id} waits on hook {h.title!r}\n"
+                f"  open:    {base}/hooks/{h.hook_id}?token={token}\n"
+                f"  resolve: curl -X POST {base}/hooks/{h.hook_id}/resolve "
+                f"-H 'X-Hook-Token: {token}' -H 'Content-Type: application/json' -d '{{...}}'"
+            )
+
+    def _sweeper(self) -> None:
+        while not self._stopping.wait(self.sweep_every_s):
+            if self.stack is None:
+                continue
+            try:
+                self.stack.sweep()
+            except Exception as exc:  # noqa: BLE001 - keep sweeping; say what went wrong
+                self.say(f"maintenance sweep failed: {type(exc).__name__}: {exc}")
+
+    def stop(self) -> None:
+        """Stop everything that was started, newest first."""
+        self._stopping.set()
+        while self._closers:
+            with contextlib.suppress(Exception):
+                self._closers.pop()()
+
+    def __enter__(self) -> DevServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

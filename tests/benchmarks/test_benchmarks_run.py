@@ -1,0 +1,64 @@
+"""Smoke test of the benchmarks: each runs with tiny counts, exits 0 and prints its table.
+
+Not a timed test: nothing here looks at a figure. The benchmarks start their own embedded Valkey.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HEADER = re.compile(r"^figure\s+value\s+target\s+status$", re.MULTILINE)
+
+
+def run(script: str, *args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=False,
+    )
+    assert proc.returncode == 0, f"{script} exited {proc.returncode}:\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "title"),
+    [
+        ("store_bench.py", ("--iterations", "5"), "store_bench:"),
+        ("turn_overhead.py", ("--iterations", "2", "--turns", "2"), "turn_overhead:"),
+        ("cold_start.py", ("--runs", "1"), "cold_start:"),
+    ],
+    ids=["store_bench", "turn_overhead", "cold_start"],
+)
+def test_benchmark_prints_its_table(script: str, args: tuple[str, ...], title: str) -> None:
+    out = run(script, *args)
+    assert title in out
+    assert HEADER.search(out), out
+    if script == "store_bench.py":
+        assert "[cluster]" in out  # the round-trip counts run on the one-node cluster too
+
+
+def test_cold_start_measures_handlers_that_exist(tmp_path: Path) -> None:
+    """Stand-in handlers, so the measuring path runs even before handlers/ is written."""
+    handlers = tmp_path / "handlers"
+    handlers.mkdir()
+    (handlers / "api.py").write_text("import json\n\ndef handler(event, context):\n    return {}\n")
+    (handlers / "maintenance.py").write_text("def handler(event, context):\n    return {}\n")
+    out = run("cold_start.py", "--runs", "1", "--root", str(tmp_path))
+    assert HEADER.search(out), out
+    assert "import handlers.api / import boto3" in out
+    assert "import handlers.maintenance / import boto3" in out
+    assert re.search(r"^import handlers\.turn\s+missing", out, re.MULTILINE), out
+
+
+def test_import_cost_runs() -> None:
+    out = run("import_cost.py", "--runs", "1")
+    assert "import factorial_aws" in out
