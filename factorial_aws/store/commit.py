@@ -33,7 +33,10 @@ if TYPE_CHECKING:
 
 
 def _hook_fields(req: HookRequest) -> dict[str, str]:
-    schema = json.dumps(req.schema_, separators=(",", ":"), sort_keys=True)
+    # the id is the hash of a canonical (sorted) dump; the stored text keeps the declaration
+    # order, which the approval form shows its fields in
+    schema = json.dumps(req.schema_, separators=(",", ":"))
+    canonical = json.dumps(req.schema_, separators=(",", ":"), sort_keys=True)
     return {
         "hook_id": req.hook_id,
         "task": req.task_id,
@@ -44,7 +47,7 @@ def _hook_fields(req: HookRequest) -> dict[str, str]:
         "mode": req.mode.value,
         "type": req.hook_type,
         "schema": schema,
-        "schema_id": hashlib.sha256(schema.encode()).hexdigest()[:16],
+        "schema_id": hashlib.sha256(canonical.encode()).hexdigest()[:16],
         "title": req.title,
         "body": req.body,
         "channel": req.channel or "",

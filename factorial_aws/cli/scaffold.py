@@ -1,0 +1,143 @@
+"""``factorial-aws init DIR``: a new project with a hook-gated agent, its test and a SAM setup.
+
+``template.yaml`` and ``handlers/`` are not in the wheel: when this package runs from a source
+checkout (the repository root holds ``template.yaml`` and ``handlers/`` next to
+``factorial_aws/``), they are copied from there, with the template's ``AppImport`` default set to
+``app:app``; otherwise the project's README says where to take them from.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from string import Template
+from typing import TYPE_CHECKING, Any
+
+from factorial_aws.cli import templates
+from factorial_aws.cli.errors import CliError, UsageError
+
+if TYPE_CHECKING:
+    import argparse
+
+    from factorial_aws.cli.output import Console
+
+_AGENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_MAX_STACK_CHARS = 52
+_APP_IMPORT_DEFAULT = "    Default: examples.payments.app:app\n"
+HANDLERS = ("__init__.py", "api.py", "turn.py", "maintenance.py")
+
+
+INIT_HELP = """\
+Create DIR with app.py (an agent with one hook-gated tool), tests/test_app.py (drives it with a
+scripted model), samconfig.toml, requirements.txt, README.md, and template.yaml and handlers/
+when this factorial_aws runs from its repository. DIR must not exist or must be empty.
+"""
+
+
+def register(sub: Any) -> None:
+    """Add ``init`` to the subcommands ``sub``."""
+    init = sub.add_parser(
+        "init",
+        help="scaffold a new project (agent, test, SAM template)",
+        description=INIT_HELP,
+        epilog="example: factorial-aws init refunds && cd refunds && pytest",
+    )
+    init.add_argument("dir", metavar="DIR", help="the new project's directory")
+    init.add_argument(
+        "--name",
+        metavar="NAME",
+        help="the agent's name (default: from DIR; letters, digits, - and _)",
+    )
+    init.set_defaults(handler=cmd_init)
+
+
+def agent_name(directory: Path, name: str | None) -> str:
+    """``name``, or one derived from the directory's name.
+
+    Raises:
+        UsageError: ``name`` is not a valid agent name.
+    """
+    if name is not None:
+        if not _AGENT_NAME.match(name):
+            raise UsageError(
+                "invalid_name", f"{name!r}: an agent name is 1-64 letters, digits, - and _"
+            )
+        return name
+    derived = re.sub(r"[^A-Za-z0-9_-]+", "_", directory.resolve().name).strip("_-")[:64]
+    return derived or "agent"
+
+
+def stack_name(name: str) -> str:
+    """A CloudFormation stack name for the dev stage of ``name``."""
+    base = re.sub(r"[^A-Za-z0-9-]+", "-", name).strip("-") or "agents"
+    if not base[0].isalpha():
+        base = "fa-" + base
+    return (base[: _MAX_STACK_CHARS - 4].rstrip("-") or "agents") + "-dev"
+
+
+def source_checkout() -> Path | None:
+    """The repository root this package runs from, if it holds the template and handlers."""
+    import factorial_aws
+
+    root = Path(factorial_aws.__file__).resolve().parent.parent
+    if (root / "template.yaml").is_file() and all(
+        (root / "handlers" / h).is_file() for h in HANDLERS
+    ):
+        return root
+    return None
+
+
+def cmd_init(args: argparse.Namespace, console: Console) -> int:
+    """``init``: refuse a non-empty directory, then write every file."""
+    target = Path(args.dir)
+    if target.exists() and not target.is_dir():
+        raise CliError("not_a_directory", f"{target} exists and is not a directory")
+    if target.is_dir() and any(target.iterdir()):
+        raise CliError("dir_not_empty", f"{target} is not empty; give a new or empty directory")
+    name = agent_name(target, args.name)
+    root = source_checkout()
+    values = {
+        "name": name,
+        "stack": stack_name(name),
+        "deploy_note": "" if root else " (see below)",
+        "install_note": f"   # or: pip install -e {root}" if root else "",
+    }
+    files = {
+        "app.py": templates.APP_PY,
+        "tests/test_app.py": templates.TEST_APP_PY,
+        "pyproject.toml": templates.PYPROJECT_TOML,
+        "requirements.txt": templates.REQUIREMENTS_TXT,
+        "samconfig.toml": templates.SAMCONFIG_TOML,
+        ".gitignore": templates.GITIGNORE,
+        "README.md": templates.README_MD + ("" if root else templates.NO_TEMPLATE_NOTE),
+    }
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for relative, text in files.items():
+            _write(target / relative, Template(text).substitute(values))
+        if root is not None:
+            template = (root / "template.yaml").read_text(encoding="utf-8")
+            _write(
+                target / "template.yaml",
+                template.replace(_APP_IMPORT_DEFAULT, "    Default: app:app\n", 1),
+            )
+            for handler in HANDLERS:
+                (target / "handlers").mkdir(exist_ok=True)
+                shutil.copyfile(root / "handlers" / handler, target / "handlers" / handler)
+    except OSError as exc:
+        raise CliError("init_failed", f"cannot write {target}: {exc}") from None
+    console.line(f"created {target}/ with agent {name!r}:")
+    for relative in sorted([*files, *(["template.yaml", "handlers/"] if root else [])]):
+        console.line(f"  {relative}")
+    if root is None:
+        console.line("template.yaml and handlers/ are not bundled: see README.md to add them")
+    console.line("next:")
+    console.line(f"  cd {target} && pytest")
+    console.line("  factorial-aws dev app:app")
+    return 0
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Tests of the `factorial-aws` command line."""
