@@ -29,6 +29,10 @@ test: lint unit
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/import_cost.py
+	$(BIN)/python benchmarks/store_bench.py
+	$(BIN)/python benchmarks/store_bench.py --cluster
+	$(BIN)/python benchmarks/turn_overhead.py
+	$(BIN)/python benchmarks/cold_start.py
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache

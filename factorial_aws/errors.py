@@ -179,6 +179,12 @@ class HookCancelledError(HookError):
     code = "hook_cancelled"
 
 
+class HookRotationConflictError(HookError):
+    """Another rotation of the same hook won the race; read the hook and rotate again."""
+
+    code = "hook_rotation_conflict"
+
+
 class PayloadTooLargeError(InvalidInputError):
     """A request body or hook payload over the configured size cap."""
 

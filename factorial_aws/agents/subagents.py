@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from factorial_aws.core import ids
-from factorial_aws.core.records import ChildSpec
+from factorial_aws.core.records import ChildSpec, initial_messages
 from factorial_aws.errors import InvalidInputError, SpawnOutsideToolError
 
 if TYPE_CHECKING:
@@ -60,7 +60,11 @@ class _SubagentsNamespace:
         if not key:
             raise InvalidInputError("subagents.spawn needs a non-empty key")
         name = agent if isinstance(agent, str) else agent.name
-        child_id = ids.child_task_id(run.task_id, key)
+        initial_messages(input)  # a bad input fails this tool call, not the parent's commit
+        try:
+            child_id = ids.child_task_id(run.task_id, key)
+        except ValueError as exc:
+            raise InvalidInputError(f"cannot spawn {name!r}: {exc}") from exc
         if all(c.task_id != child_id for c in run.spawned):
             run.spawned.append(
                 ChildSpec(

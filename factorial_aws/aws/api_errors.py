@@ -42,6 +42,7 @@ STATUS_BY_CODE: Final[Mapping[str, int]] = {
     "hook_not_found": 404,
     "unknown_agent": 404,
     "hook_already_resolved": 409,
+    "hook_rotation_conflict": 409,
     "hook_cancelled": 409,
     "idempotency_conflict": 409,
     "task_finished": 409,

@@ -22,6 +22,8 @@ import os
 import re
 
 MAX_ID_LENGTH = 256
+#: How deep a task tree may nest (a root is depth 0). Ids grow by 18 characters per level.
+MAX_TREE_DEPTH = 8
 _ID_RE = re.compile(r"^(t-[a-z2-7]{26})((?:\.c[0-9a-f]{16})*)(\.[shw][0-9a-f]{16})?$")
 
 
@@ -76,8 +78,19 @@ def is_task_id(any_id: str) -> bool:
     return m is not None and m.group(3) is None
 
 
+def depth(task_id: str) -> int:
+    """How many spawns below its root a task is (0 for a root)."""
+    return _match(task_id).group(2).count(".c")
+
+
 def child_task_id(parent_task_id: str, key: str) -> str:
-    """The deterministic id of the child spawned by ``parent_task_id`` under ``key``."""
+    """The deterministic id of the child spawned by ``parent_task_id`` under ``key``.
+
+    Raises:
+        ValueError: the parent is already ``MAX_TREE_DEPTH`` levels deep.
+    """
+    if depth(parent_task_id) >= MAX_TREE_DEPTH:
+        raise ValueError(f"task trees nest at most {MAX_TREE_DEPTH} levels deep")
     return f"{task_of(parent_task_id)}.c{_digest('child', parent_task_id, key)}"
 
 

@@ -12,7 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from factorial_aws.errors import InvalidInputError
+
 JsonValue = Any
+TaskInput = str | list[dict[str, Any]]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 _MUTABLE = ConfigDict(extra="forbid", defer_build=True)
@@ -282,3 +285,26 @@ class QueueMessage(BaseModel):
     task_id: str
     seq: int = 0
     wait_id: str | None = None
+
+
+def initial_messages(task_input: TaskInput) -> list[Message]:
+    """The first messages of a task: a user text, or a list of chat messages.
+
+    Raises:
+        InvalidInputError: an empty input, or messages that are not user/assistant/system text.
+    """
+    if isinstance(task_input, str):
+        if not task_input.strip():
+            raise InvalidInputError("input must not be empty")
+        return [Message.user(task_input)]
+    if not task_input:
+        raise InvalidInputError("input must not be an empty list")
+    out = []
+    for i, m in enumerate(task_input):
+        role, content = m.get("role"), m.get("content")
+        if role not in ("user", "assistant", "system") or not isinstance(content, str):
+            raise InvalidInputError(
+                f"input[{i}] must be {{'role': 'user'|'assistant'|'system', 'content': str}}"
+            )
+        out.append(Message(role=role, content=content))
+    return out

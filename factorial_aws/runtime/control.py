@@ -17,15 +17,17 @@ from factorial_aws.errors import (
     HookError,
     HookExpiredError,
     HookNotFoundError,
+    HookRotationConflictError,
     TaskNotFoundError,
 )
 from factorial_aws.store import control as store_control
 from factorial_aws.store import hooks as store_hooks
 from factorial_aws.store import views
-from factorial_aws.store.tasks import Created, TaskInput, create_task
+from factorial_aws.store.tasks import Created, create_task
 
 if TYPE_CHECKING:
     from factorial_aws.agents.agent import App
+    from factorial_aws.core.records import TaskInput
     from factorial_aws.runtime.dispatch import Dispatcher
     from factorial_aws.store.base import StoreContext
     from factorial_aws.store.hooks import HookView, ResolveResult
@@ -134,8 +136,11 @@ class Control:
             self.store, hook_id, ids.token_hash(token), version, revoke_previous
         )
         if not result.rotated:  # a resolve, an expiry or another rotation got there first
-            status = result.status or "rotated again"
-            error = _NOT_ROTATABLE.get(status, HookAlreadyResolvedError)
-            raise error(f"hook {hook_id} can no longer be rotated: {status}")
+            status = result.status or "requested"
+            error = _NOT_ROTATABLE.get(status, HookRotationConflictError)
+            raise error(
+                f"hook {hook_id} was not rotated: it is {status}"
+                + (" and was rotated concurrently" if status == "requested" else "")
+            )
         base = self.public_base_url.rstrip("/")
         return RotatedToken(hook_id, token, version, f"{base}/hooks/{hook_id}?token={token}")

@@ -67,8 +67,7 @@ def apply_updates(st: TurnState, updates: tuple[HookUpdate, ...]) -> None:
         if node is None or node.status is not HookStatus.REQUESTED:
             continue
         node.status = update.status
-        node.payload = update.payload
-        st.event("hook_" + update.status.value, hook_id=update.hook_id, param=node.param)
+        node.payload = update.payload  # (the store recorded the event when the hook settled)
 
 
 def waiting_hook_ids(st: TurnState) -> list[str]:

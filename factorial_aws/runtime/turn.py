@@ -140,10 +140,24 @@ async def _call_model(st: TurnState) -> Message | TurnOutcome:
         return _fail(st, exc.code, exc.message)
     st.ctx.retry_attempt = 0
     st.ctx.turn += 1
-    reply = response.message.model_copy(update={"role": "assistant"})
+    reply = _stable_ids(response.message, st.ctx.turn)
     st.ctx.messages.append(reply)
     st.event("model_replied", turn=st.ctx.turn, tool_calls=len(reply.tool_calls))
     return reply
+
+
+def _stable_ids(message: Message, turn: int) -> Message:
+    """The assistant message with tool call ids derived from the turn and the call's position.
+
+    The provider's ids change when a turn is replayed (its commit was lost, the model is called
+    again); ours do not, so a replayed call keeps its idempotency key, hook session, hook ids and
+    tokens: a link a builder already sent keeps working when the model asks for the same call.
+    """
+    calls = tuple(
+        call.model_copy(update={"id": f"call_{turn}_{i}"})
+        for i, call in enumerate(message.tool_calls)
+    )
+    return message.model_copy(update={"role": "assistant", "tool_calls": calls})
 
 
 async def _handle_reply(st: TurnState, reply: Message) -> TurnOutcome:

@@ -22,11 +22,11 @@ from factorial_aws.core.outcomes import (
     Retry,
     TurnOutcome,
 )
-from factorial_aws.core.records import ChildSpec, HookRequest, TaskContext
+from factorial_aws.core.records import ChildSpec, HookRequest, TaskContext, initial_messages
 from factorial_aws.errors import StateCorruptedError
 from factorial_aws.store import keys
 from factorial_aws.store.base import StoreContext, to_ms
-from factorial_aws.store.tasks import Claimed, Committed, StaleCommit, _intent, initial_messages
+from factorial_aws.store.tasks import Claimed, Committed, StaleCommit, _intent
 
 if TYPE_CHECKING:
     from factorial_aws.store.scripts import IndexWrite

@@ -9,21 +9,19 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from factorial_aws.core import ids
 from factorial_aws.core.codec import decode as decode_record
 from factorial_aws.core.codec import encode
-from factorial_aws.core.records import Message, TaskContext, TurnInput
-from factorial_aws.errors import IdempotencyConflictError, InvalidInputError, PayloadTooLargeError
+from factorial_aws.core.records import TaskContext, TaskInput, TurnInput, initial_messages
+from factorial_aws.errors import IdempotencyConflictError, PayloadTooLargeError
 from factorial_aws.store import keys
 from factorial_aws.store.inbox import parse_inbox
 
 if TYPE_CHECKING:
     from factorial_aws.store.base import StoreContext
     from factorial_aws.store.scripts import IndexWrite
-
-TaskInput = str | list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -81,29 +79,6 @@ class StaleCommit:
 
     task_id: str
     status: str | None
-
-
-def initial_messages(task_input: TaskInput) -> list[Message]:
-    """The first messages of a task: a user text, or a list of chat messages.
-
-    Raises:
-        InvalidInputError: an empty input, or messages that are not user/assistant/system text.
-    """
-    if isinstance(task_input, str):
-        if not task_input.strip():
-            raise InvalidInputError("input must not be empty")
-        return [Message.user(task_input)]
-    if not task_input:
-        raise InvalidInputError("input must not be an empty list")
-    out = []
-    for i, m in enumerate(task_input):
-        role, content = m.get("role"), m.get("content")
-        if role not in ("user", "assistant", "system") or not isinstance(content, str):
-            raise InvalidInputError(
-                f"input[{i}] must be {{'role': 'user'|'assistant'|'system', 'content': str}}"
-            )
-        out.append(Message(role=role, content=content))
-    return out
 
 
 def _per_task_keys(task_id: str) -> list[str]:

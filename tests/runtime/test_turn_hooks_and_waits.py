@@ -349,3 +349,44 @@ def test_a_failed_gate_ends_the_call_without_waiting_for_its_siblings(clock: Fak
     )
     assert isinstance(done, Complete)  # the sibling 'note' is still requested: not waited for
     assert "approval' expired" in (model.requests[1].messages[-1].content or "")
+
+
+@tool
+def bad_spawn(kind: str) -> object:
+    """Spawns a child with a bad input, or too deep."""
+    if kind == "empty":
+        return subagents.spawn(child_agent, "", key="k")
+    return subagents.spawn(child_agent, "go", key="k")
+
+
+def test_a_bad_spawn_is_a_tool_error_and_never_reaches_the_commit(clock: FakeClock) -> None:
+    model = ScriptedModel([call("bad_spawn", kind="empty")], [call("bad_spawn", kind="ok")], "ok")
+    h = Harness(_agent(bad_spawn), model, clock)
+    first = h.turn()
+    assert isinstance(first, Continue) and first.spawned == ()
+    assert "invalid_input" in (h.ctx.messages[-1].content or "")
+    deep = h.ctx.task_id
+    for key in range(ids.MAX_TREE_DEPTH):
+        deep = ids.child_task_id(deep, str(key))
+    h.ctx = h.ctx.model_copy(update={"task_id": deep})
+    second = h.turn()
+    assert isinstance(second, Continue) and second.spawned == ()
+    assert "nest at most" in (h.ctx.messages[-1].content or "")
+
+
+def test_a_replayed_turn_keeps_its_tool_call_ids_hook_ids_and_tokens(clock: FakeClock) -> None:
+    """The commit of turn 1 was lost; the model, called again, gives other call ids."""
+    first_model = ScriptedModel(
+        [ScriptedModel.raw_call("wire", '{"amount_cents": 5}', call_id="x1")]
+    )
+    replay_model = ScriptedModel(
+        [ScriptedModel.raw_call("wire", '{"amount_cents": 5}', call_id="y9")]
+    )
+    h1 = Harness(_agent(wire), first_model, clock)
+    h2 = Harness(_agent(wire), replay_model, clock)
+    h2.ctx = h1.ctx.model_copy()
+    a, b = h1.turn(), h2.turn()
+    assert isinstance(a, ParkHooks) and isinstance(b, ParkHooks)
+    assert a.requests[0].hook_id == b.requests[0].hook_id
+    assert a.requests[0].token_hash == b.requests[0].token_hash
+    assert h1.ctx.messages[-1].tool_calls[0].id == "call_1_0"

@@ -1,7 +1,7 @@
 -- finish_child: record a terminal child's outcome in its parent's join (always: HSET of the same
 -- outcome is idempotent) and wake the parent if it waits on its children and the join is now met.
--- commit_turn does this for a child that completes or fails in a turn; this script repairs a lost
--- report (maintenance) and serves any path that ends a child outside a turn.
+-- commit_turn and cancel_task do this atomically for a child that ends in them, so nothing is lost;
+-- this script is the tool for an operator repairing a tree by hand (idempotent).
 --
 -- KEYS[1] child hash   KEYS[2] parent hash   KEYS[3] parent join   KEYS[4] parent inbox
 -- KEYS[5] parent events
