@@ -113,7 +113,15 @@ def hook_routes(control: Control, access: Access, observer: "Observer | None") -
         idempotency_key: Annotated[
             str | None, Header(alias="Idempotency-Key", max_length=MAX_IDEMPOTENCY_KEY_CHARS)
         ] = None,
+        x_github_delivery: Annotated[
+            str | None, Header(alias="X-GitHub-Delivery", max_length=MAX_IDEMPOTENCY_KEY_CHARS)
+        ] = None,
     ) -> ResolveOut:
+        # GitHub names each delivery and redelivers with the same name: a redelivered webhook
+        # replays (200 idempotent) instead of conflicting (409).
+        idempotency_key = idempotency_key or (
+            f"github:{x_github_delivery}" if x_github_delivery else None
+        )
         given = x_hook_token or token
         if not given:
             raise HookTokenInvalidError("a hook token is required (X-Hook-Token or ?token=)")

@@ -29,6 +29,7 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
 
+from factorial_aws.core import logctx
 from factorial_aws.core.outcomes import ParkHooks
 from factorial_aws.runtime.dispatch import Dispatcher
 
@@ -85,6 +86,16 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class ContextFilter(logging.Filter):
+    """Put the runtime's log context (task_id, turn, tool_call_id, tool) on every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in logctx.current().items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
+
+
 class RedactingFormatter(LambdaPowertoolsFormatter):
     """The Powertools JSON formatter, redacting each finished line."""
 
@@ -114,6 +125,7 @@ class Observer:
             self.logger.setLevel(level)
         else:
             handler = logging.StreamHandler(stream or sys.stdout)
+            handler.addFilter(ContextFilter())
             handler.addFilter(RedactingFilter())
             self.logger = Logger(
                 service=service,

@@ -20,6 +20,7 @@ from factorial_aws.errors import (
     HookRotationConflictError,
     TaskNotFoundError,
 )
+from factorial_aws.runtime.ports import MAX_QUEUE_DELAY_S
 from factorial_aws.store import control as store_control
 from factorial_aws.store import hooks as store_hooks
 from factorial_aws.store import views
@@ -95,6 +96,10 @@ class Control:
         parent = self.get_task(task_id).parent_id
         if parent and result.parent_seq:
             self.dispatcher.turn(parent, result.parent_seq)
+        now = self.dispatcher.clock.now()
+        for wait_id, wake_at in views.time_waits(self.store, result.cancelled):
+            if (wake_at - now).total_seconds() > MAX_QUEUE_DELAY_S:  # a schedule exists for it
+                self.dispatcher.cancel_wake(wait_id)
         return result.cancelled
 
     def steer_task(self, task_id: str, text: str) -> None:

@@ -54,6 +54,12 @@ class Dispatcher:
         else:
             self.scheduler.schedule(schedule_name(wait_id), at, message)
 
+    def cancel_wake(self, wait_id: str) -> None:
+        """Delete the schedule of a time wait that will never be needed (its task was cancelled).
+        A short wait's delayed queue message cannot be recalled; it arrives stale and does
+        nothing."""
+        self.scheduler.cancel(schedule_name(wait_id))
+
     def after_commit(self, committed: Committed, outcome: TurnOutcome) -> None:
         """Everything a commit asks for: the next turn, children's first turns, a woken parent,
         the wake of a time wait."""

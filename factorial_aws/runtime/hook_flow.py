@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from factorial_aws.agents.hooks import Hook, HookRequestContext, PendingHook
 from factorial_aws.agents.results import ToolResult, error_result
-from factorial_aws.core import ids
+from factorial_aws.core import ids, logctx
 from factorial_aws.core.records import (
     HookMode,
     HookNodeState,
@@ -138,7 +138,8 @@ async def _request_one(
             dep = tool.hook_plan.nodes[str(arg.ref)]
             kwargs[arg.name] = _payload_value(dep, session.nodes[str(arg.ref)])
     try:
-        pending = await _call_builder(node, kwargs)
+        with logctx.bind(tool_call_id=session.tool_call_id, tool=tool.name, hook_id=hid):
+            pending = await _call_builder(node, kwargs)
     except Exception as exc:
         raise HookSessionEnded(error_result(exc)) from exc
     if not isinstance(pending, PendingHook) or pending.hook_id != hid:

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from factorial_aws.core import logctx
 from factorial_aws.core.outcomes import Fail, TurnOutcome
 from factorial_aws.errors import UnknownAgentError
 from factorial_aws.runtime.turn import run_turn
@@ -73,6 +74,10 @@ class TurnRunner:
         return claim.reason
 
     async def _run(self, claim: Claimed) -> str:
+        with logctx.bind(task_id=claim.task_id, turn=claim.context.turn + 1, agent=claim.agent):
+            return await self._run_bound(claim)
+
+    async def _run_bound(self, claim: Claimed) -> str:
         outcome = await self._outcome(claim)
         committed = commit_turn(self.store, claim, outcome)
         if isinstance(committed, StaleCommit):

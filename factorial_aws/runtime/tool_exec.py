@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from factorial_aws.agents.context import ToolContext
 from factorial_aws.agents.results import ToolResult, error_result, normalize_return, timeout_result
 from factorial_aws.agents.subagents import ToolRun, current_tool_run
+from factorial_aws.core import logctx
 
 if TYPE_CHECKING:
     from factorial_aws.agents.tools import Tool
@@ -49,14 +50,8 @@ async def run_body(tool: Tool, kwargs: dict[str, Any], tctx: ToolContext) -> Bod
     run = ToolRun(task_id=tctx.task_id, tool_call_id=tctx.tool_call_id)
     token = current_tool_run.set(run)
     try:
-        if tool.is_async:
-            raw = await asyncio.wait_for(tool.func(**kwargs), timeout=tool.timeout_s)
-        else:
-            # to_thread copies the context, so subagents.spawn sees ``run`` in the worker thread.
-            # A sync body that overruns keeps its thread until it returns; its result is ignored.
-            raw = await asyncio.wait_for(
-                asyncio.to_thread(tool.func, **kwargs), timeout=tool.timeout_s
-            )
+        with logctx.bind(tool_call_id=tctx.tool_call_id, tool=tool.name):
+            raw = await _call(tool, kwargs)
     except TimeoutError:
         return BodyResult(timeout_result(tool.name, tool.timeout_s))
     except Exception as exc:  # noqa: BLE001 - a tool's failure is a result the model sees
@@ -64,3 +59,12 @@ async def run_body(tool: Tool, kwargs: dict[str, Any], tctx: ToolContext) -> Bod
     finally:
         current_tool_run.reset(token)
     return BodyResult(normalize_return(raw), list(run.spawned))
+
+
+async def _call(tool: Tool, kwargs: dict[str, Any]) -> Any:
+    if tool.is_async:
+        return await asyncio.wait_for(tool.func(**kwargs), timeout=tool.timeout_s)
+    # to_thread copies the context, so subagents.spawn and the log context follow the call into
+    # the worker thread. A sync body that overruns keeps its thread until it returns; its result
+    # is ignored.
+    return await asyncio.wait_for(asyncio.to_thread(tool.func, **kwargs), timeout=tool.timeout_s)

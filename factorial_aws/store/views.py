@@ -16,6 +16,7 @@ from factorial_aws.store import keys
 from factorial_aws.store.inbox import from_ms
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
     from factorial_aws.store.base import StoreContext
@@ -170,3 +171,17 @@ def tree_owners(sc: StoreContext, root_id: str) -> dict[str, list[str]]:
         if owner:
             owners.setdefault(owner.decode(), []).append(t)
     return owners
+
+
+def time_waits(sc: StoreContext, task_ids: Sequence[str]) -> list[tuple[str, datetime]]:
+    """(wait id, wake time) of the tasks among ``task_ids`` that have a time wait recorded."""
+    if not task_ids:
+        return []
+    pipe = sc.client.pipeline(transaction=False)
+    for t in task_ids:
+        pipe.hmget(keys.task(t), ["wait", "wake_at"])
+    out = []
+    for wait, wake_at in pipe.execute():
+        if wait and wake_at:
+            out.append((wait.decode(), from_ms(wake_at.decode())))
+    return out

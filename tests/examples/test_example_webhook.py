@@ -42,7 +42,9 @@ def test_the_full_github_payload_resolves_a_hook_that_ignores_extra_fields(serve
 
     event = github_event()
     assert len(json.dumps(event)) > 4000 and "sender" in event and "installation" in event
-    status, answer = api.resolve(hook_id, event, in_query=True)  # as GitHub would: ?token=
+    delivery = {"X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958"}
+    url = f"/hooks/{hook_id}/resolve?token={token}"  # as GitHub would: the token in the URL
+    status, answer = api.call("POST", url, event, delivery)
     assert status == 200 and answer["task_resumed"] is True, answer
     done = api.wait(task_id)
     assert done["status"] == "completed", api.log()
@@ -50,8 +52,11 @@ def test_the_full_github_payload_resolves_a_hook_that_ignores_extra_fields(serve
         "Done: deployed Codertocat/Hello-World@ec26c3e to production "
         "(check 'Octocoders-linter' passed)."
     )
-    # GitHub redelivers: the hook is resolved once; a replay is a conflict, nothing runs twice
-    status, answer = api.resolve(hook_id, event, in_query=True)
+    # GitHub redelivers the same delivery: an idempotent replay, nothing runs twice
+    status, answer = api.call("POST", url, event, delivery)
+    assert (status, answer["status"], answer["task_resumed"]) == (200, "idempotent", False)
+    # another delivery of an event for a hook already resolved: a conflict
+    status, answer = api.call("POST", url, event, {"X-GitHub-Delivery": "another"})
     assert status == 409, answer
 
 

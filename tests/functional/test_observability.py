@@ -64,7 +64,10 @@ def test_no_token_reaches_the_logs_over_a_whole_hook_life(
     assert MODEL_KEY not in logs and "***" in logs
     assert any(line.get("message") == "event" for line in lines)  # requests were logged
     assert any(line.get("task_id") for line in lines)  # with their task keys
-    assert any("send this link" in str(line.get("message")) for line in lines)
+    (link_line,) = [line for line in lines if "send this link" in str(line.get("message"))]
+    # a line logged by user code inside a hook builder carries the task, turn and tool call
+    assert link_line["task_id"] and link_line["turn"] == 1
+    assert link_line["tool_call_id"] == "call_1_0" and link_line["tool"] == "file_receipt"
     emf = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
     names = {m["Name"] for e in emf for d in e["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
     assert {"Turns", "ModelLatency", "HooksRequested", "HooksResolved", "ResolveLatency"} <= names

@@ -233,3 +233,16 @@ def test_steering_reaches_the_next_turn(make_stack: StackFactory) -> None:
     stack.clock.advance(10)  # type: ignore[attr-defined]
     stack.run_due()
     assert stack.control.get_task(task.task_id).output == "ok, in euros"
+
+
+def test_cancel_deletes_the_schedule_of_a_long_sleep(make_stack: StackFactory) -> None:
+    def rule(req: ModelRequest) -> Any:
+        return "late" if last(req).role == "tool" else [call("nap", seconds=7200)]
+
+    stack = make_stack(App([Agent(name="n", instructions="i", model="m", tools=[nap])]), rule)
+    task = stack.control.create_task("n", "nap")
+    stack.run_due()
+    assert stack.queue.pending() == 1  # the wake schedule
+    stack.control.cancel_task(task.task_id)
+    assert stack.queue.pending() == 0
+    assert stack.control.get_task(task.task_id).status == "cancelled"
