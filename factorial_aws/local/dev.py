@@ -49,7 +49,7 @@ class DevServer:
     def __post_init__(self) -> None:
         self._closers: list[Callable[[], Any]] = []
         self._stopping = threading.Event()
-        self._api_lock = threading.Lock()
+        self._resolvers = threading.local()
         self.stack: LocalStack | None = None
         self.api_server: ApiServer | None = None
 
@@ -73,7 +73,6 @@ class DevServer:
             hook_secret=secret,
             public_base_url=public,
         )
-        self._resolver = build_api(self.stack.control, require_iam=False)
         self.stack.queue.start(self._handle)
         self._closers.append(self.stack.stop)
         threading.Thread(target=self._sweeper, name="factorial-sweep", daemon=True).start()
@@ -84,9 +83,12 @@ class DevServer:
         return self
 
     def _api(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        # Powertools keeps the current request on the resolver: one request at a time.
-        with self._api_lock:
-            result: dict[str, Any] = self._resolver.resolve(event, context)
+        # Powertools keeps the current request on the resolver: one resolver per server thread.
+        resolver = getattr(self._resolvers, "api", None)
+        if resolver is None:
+            assert self.stack is not None
+            resolver = self._resolvers.api = build_api(self.stack.control, require_iam=False)
+        result: dict[str, Any] = resolver.resolve(event, context)
         return result
 
     def _redis(self) -> Any:

@@ -42,7 +42,7 @@ class LocalQueue:
         self._clock = clock
         self._heap: list[_Entry] = []
         self._order = itertools.count()
-        self._cond = threading.Condition()
+        self._cond = threading.Condition(threading.RLock())
         self._redelivery = timedelta(seconds=redelivery_s)
         self._max_receives = max_receives
         self.dead_letters: list[QueueMessage] = []
@@ -114,11 +114,11 @@ class LocalQueue:
             loop = asyncio.new_event_loop()
             try:
                 while not self._stop.is_set():
-                    entry = self._pop_due()
-                    if entry is None:
-                        with self._cond:
+                    with self._cond:  # check and wait under one lock: a push cannot slip between
+                        entry = self._pop_due()
+                        if entry is None:
                             self._cond.wait(poll_s)
-                        continue
+                            continue
                     loop.run_until_complete(self._deliver(entry, handler))
             finally:
                 loop.run_until_complete(loop.shutdown_asyncgens())

@@ -92,6 +92,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes: with Nagle on, a kept-alive client's delayed ACK
+    # holds the body back ~40 ms on every reply
+    disable_nagle_algorithm = True
     server: _Server
     error_content_type = "application/json"
     error_message_format = '{"error": {"message": "%(message)s", "type": "http_error"}}'

@@ -35,8 +35,9 @@ def run(script: str, *args: str) -> str:
         ("store_bench.py", ("--iterations", "5"), "store_bench:"),
         ("turn_overhead.py", ("--iterations", "2", "--turns", "2"), "turn_overhead:"),
         ("cold_start.py", ("--runs", "1"), "cold_start:"),
+        ("dev_server.py", ("--tasks", "3", "--starts", "1"), "dev_server:"),
     ],
-    ids=["store_bench", "turn_overhead", "cold_start"],
+    ids=["store_bench", "turn_overhead", "cold_start", "dev_server"],
 )
 def test_benchmark_prints_its_table(script: str, args: tuple[str, ...], title: str) -> None:
     out = run(script, *args)
@@ -44,6 +45,9 @@ def test_benchmark_prints_its_table(script: str, args: tuple[str, ...], title: s
     assert HEADER.search(out), out
     if script == "store_bench.py":
         assert "[cluster]" in out  # the round-trip counts run on the one-node cluster too
+    if script == "dev_server.py":
+        assert "resolve answered -> next turn starts, p99" in out
+        assert "one-node cluster" in out  # the start is measured on a cluster too
 
 
 def test_cold_start_measures_handlers_that_exist(tmp_path: Path) -> None:
