@@ -97,6 +97,26 @@ class TaskOut(BaseModel):
     updated_at: datetime | None = None
 
 
+class TaskSummaryOut(BaseModel):
+    """One task of ``GET /tasks``."""
+
+    task_id: str
+    agent: str
+    status: str
+    turn: int
+    created_at: datetime
+    updated_at: datetime
+    parent_id: str | None = None
+
+
+class TasksPage(BaseModel):
+    """A page of the owner's tasks, newest first; pass ``next`` as ``after`` for the following
+    page (null: there is none)."""
+
+    tasks: list[TaskSummaryOut]
+    next: str | None
+
+
 class EventOut(BaseModel):
     """One event of a task."""
 

@@ -1,8 +1,12 @@
-"""The task routes: create, read, page through events, cancel, steer (docs/DESIGN.md section 8).
+"""The task routes: create, list, read, page through events, cancel, steer (docs/DESIGN.md
+section 8).
 
 Each route is one control-plane call (:class:`~factorial_aws.runtime.control.Control`) after the
 access check of :mod:`factorial_aws.aws.api_auth`. A replayed ``Idempotency-Key`` on create
-answers ``201`` with the same task id, like the first call (and sends nothing).
+answers ``201`` with the same task id, like the first call (and sends nothing). ``GET /tasks``
+lists one owner's tasks: the IAM caller's (naming another ``owner_id`` is ``403 forbidden``, as on
+create); without IAM (the dev server) ``owner_id`` is required, since there is no index of every
+task.
 
 No ``from __future__ import annotations`` here: Powertools reads the route signatures at runtime.
 """
@@ -15,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Que
 from factorial_aws.aws.api_auth import Access
 from factorial_aws.aws.api_models import (
     MAX_IDEMPOTENCY_KEY_CHARS,
+    MAX_OWNER_CHARS,
     CancelOut,
     CreateTaskRequest,
     ErrorDetail,
@@ -25,14 +30,20 @@ from factorial_aws.aws.api_models import (
     SteerRequest,
     TaskOut,
     TaskRef,
+    TasksPage,
+    TaskSummaryOut,
     documented,
 )
+from factorial_aws.core.status import TaskStatus
+from factorial_aws.errors import InvalidInputError
 from factorial_aws.runtime.control import Control
 from factorial_aws.store import views
 
 #: Largest page of events.
 MAX_EVENTS_PAGE = 1000
 DEFAULT_EVENTS_PAGE = 100
+#: Longest accepted task-list cursor (``<ms>:<task id>``).
+MAX_TASKS_CURSOR_CHARS = 300
 
 IdempotencyKey = Annotated[
     str | None,
@@ -92,6 +103,56 @@ def task_routes(control: Control, access: Access) -> Router:
             body.agent, body.input, owner_id=owner, idempotency_key=idempotency_key or None
         )
         return TaskRef(task_id=created.task_id, status=created.status)
+
+    @router.get(
+        "/tasks",
+        operation_id="list_tasks",
+        summary="The owner's tasks (roots and children), newest first",
+        tags=_TAGS,
+        responses=documented(200, "A page of tasks", 400, 401, 403),
+    )
+    def list_tasks(
+        owner_id: Annotated[
+            str | None,
+            Query(
+                min_length=1,
+                max_length=MAX_OWNER_CHARS,
+                description="Whose tasks: with IAM, omit it or give the caller's identity; "
+                "required without IAM",
+            ),
+        ] = None,
+        status: Annotated[TaskStatus | None, Query(description="Only tasks in this status")] = None,
+        limit: Annotated[
+            int, Query(ge=1, le=views.MAX_TASKS_PAGE, description="At most this many tasks")
+        ] = views.DEFAULT_TASKS_PAGE,
+        after: Annotated[
+            str | None,
+            Query(
+                max_length=MAX_TASKS_CURSOR_CHARS,
+                description="The next of the previous page: the tasks after it",
+            ),
+        ] = None,
+    ) -> TasksPage:
+        # the same rule as create: an IAM caller is the owner, and may only name itself
+        owner = access.owner_for_create(caller(), owner_id)
+        if owner is None:
+            raise InvalidInputError("owner_id is required (without IAM there is no caller)")
+        page = control.list_tasks(
+            owner, status=status.value if status else None, limit=limit, after=after or None
+        )
+        tasks = [
+            TaskSummaryOut(
+                task_id=t.task_id,
+                agent=t.agent,
+                status=t.status,
+                turn=t.turn,
+                created_at=t.created_at,
+                updated_at=t.updated_at,
+                parent_id=t.parent_id,
+            )
+            for t in page.tasks
+        ]
+        return TasksPage(tasks=tasks, next=page.next)
 
     @router.get(
         "/tasks/<task_id>",

@@ -1,7 +1,8 @@
-"""``factorial-aws run`` and ``factorial-aws tasks show|events|cancel|steer``."""
+"""``factorial-aws run`` and ``factorial-aws tasks list|show|events|cancel|steer``."""
 
 from __future__ import annotations
 
+import argparse
 from typing import TYPE_CHECKING, Any
 
 from factorial_aws.cli import common
@@ -11,12 +12,24 @@ from factorial_aws.cli.follow import PAGE, PARKED, TERMINAL, Follower, FollowTim
 from factorial_aws.cli.output import event_line, fields, long_value, short_value, table, when
 
 if TYPE_CHECKING:
-    import argparse
-
     from factorial_aws.cli.client import ApiClient
     from factorial_aws.cli.output import Console
 
 DEFAULT_RUN_TIMEOUT_S = 300.0
+#: The task statuses (``factorial_aws.core.status.TaskStatus``), for ``tasks list --status``.
+STATUSES = (
+    "queued",
+    "running",
+    "waiting_hook",
+    "waiting_time",
+    "waiting_children",
+    "completed",
+    "failed",
+    "cancelled",
+)
+#: The largest page ``GET /tasks`` gives, and its default.
+MAX_LIST_PAGE = 100
+DEFAULT_LIST_PAGE = 20
 
 RUN_HELP = """\
 Create a task (POST /tasks) and follow it: every event is printed as it happens, until the task
@@ -24,6 +37,14 @@ parks (waits on a hook, a timer or child tasks) or ends. A task that waits on ho
 each hook's id and title; resolve one with `factorial-aws hooks resolve`. Exit status: 0 when
 the task completed or parked, 1 when it failed or was cancelled, or when --timeout passed first
 (the task keeps running). With --json: one JSON event per line, then the task as one JSON line.
+"""
+
+LIST_HELP = """\
+List tasks (GET /tasks), newest first: root tasks and their children. On a deployed stack the
+list is the signed caller's own tasks; the dev server needs --owner (tasks created without an
+owner are in no list). One page is printed (--limit N tasks); --all follows the pages to the end.
+A tree's tasks stay listed until shortly before it expires. With --json: the API's answer
+{"tasks": [...], "next": cursor} (with --all: every task, and "next": null).
 """
 
 EVENTS_HELP = """\
@@ -66,10 +87,34 @@ def register(sub: Any, api: argparse.ArgumentParser, as_json: argparse.ArgumentP
 
     tasks = sub.add_parser(
         "tasks",
-        help="show, follow, cancel or steer a task",
+        help="list, show, follow, cancel or steer tasks",
         description="Read and control tasks (the /tasks routes).",
     )
     tsub = tasks.add_subparsers(dest="tasks_command", metavar="COMMAND", required=True)
+    listing = tsub.add_parser(
+        "list",
+        parents=[api, as_json],
+        help="tasks of an owner, newest first",
+        description=LIST_HELP,
+        epilog="example: factorial-aws tasks list --owner acme --status waiting_hook",
+    )
+    listing.add_argument(
+        "--owner",
+        metavar="ID",
+        help="whose tasks (required by the dev server; on AWS: the signed caller, the default)",
+    )
+    listing.add_argument("--status", choices=STATUSES, help="only tasks in this status")
+    listing.add_argument(
+        "--limit",
+        type=page_size,
+        default=DEFAULT_LIST_PAGE,
+        metavar="N",
+        help=f"tasks per page, 1-{MAX_LIST_PAGE} (default: {DEFAULT_LIST_PAGE})",
+    )
+    listing.add_argument("--after", metavar="C", help="the page after this cursor (a page's next)")
+    listing.add_argument("--all", action="store_true", help="follow the pages to the end")
+    listing.set_defaults(handler=cmd_list)
+
     show = tsub.add_parser(
         "show",
         parents=[api, as_json],
@@ -202,6 +247,63 @@ def report_end(console: Console, api: ApiClient, task: dict[str, Any], url_flag:
         str(error.get("message") or f"task {task_id} is {status}"),
     )
     return EXIT_FAILURE
+
+
+def page_size(text: str) -> int:
+    """An argparse type: a whole number 1..``MAX_LIST_PAGE``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= MAX_LIST_PAGE:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1..{MAX_LIST_PAGE}")
+    return value
+
+
+def cmd_list(args: argparse.Namespace, console: Console) -> int:
+    """``tasks list``."""
+    api = common.client(args)
+    query: dict[str, str | int | None] = {
+        "owner_id": args.owner,
+        "status": args.status,
+        "limit": args.limit,
+        "after": args.after,
+    }
+    tasks: list[dict[str, Any]] = []
+    while True:
+        page = api.get("/tasks", query)
+        tasks.extend(page.get("tasks") or [])
+        cursor = page.get("next")
+        if not args.all or not cursor:
+            break
+        query["after"] = cursor
+    if args.json:
+        console.json({"tasks": tasks, "next": cursor})
+        return 0
+    if tasks:
+        for line in task_table(tasks):
+            console.line(line)
+    else:
+        console.note("no tasks" + (f" with status {args.status}" if args.status else ""))
+    if cursor:
+        console.note(f"more: add --after {cursor} (or --all)")
+    return 0
+
+
+def task_table(tasks: list[dict[str, Any]]) -> list[str]:
+    """The readable form of the tasks of ``GET /tasks``."""
+    rows = [
+        [
+            str(t.get("task_id")),
+            str(t.get("agent")),
+            str(t.get("status")),
+            str(t.get("turn")),
+            when(t.get("created_at")),
+            str(t.get("parent_id") or "-"),
+        ]
+        for t in tasks
+    ]
+    return table(["TASK ID", "AGENT", "STATUS", "TURN", "CREATED", "PARENT"], rows)
 
 
 def cmd_show(args: argparse.Namespace, console: Console) -> int:

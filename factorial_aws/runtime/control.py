@@ -2,7 +2,7 @@
 
 Each operation is one store transition plus the dispatch it calls for: creating a task sends its
 first turn message, a resolve that completes a stage sends the woken task's turn message, a cancel
-that completes a parent's join wakes the parent. Reads never write.
+that completes a parent's join wakes the parent. Reads never change a task.
 """
 
 from __future__ import annotations
@@ -84,6 +84,19 @@ class Control:
         if view is None:
             raise TaskNotFoundError(f"no task {task_id!r}")
         return view
+
+    def list_tasks(
+        self,
+        owner_id: str,
+        *,
+        status: str | None = None,
+        limit: int = views.DEFAULT_TASKS_PAGE,
+        after: str | None = None,
+    ) -> views.TaskPage:
+        """A page of the owner's tasks (roots and children), newest first; pass the page's
+        ``next`` as ``after`` for the following one. Tasks created without an owner are in no
+        owner's list."""
+        return views.list_tasks(self.store, owner_id, status=status, limit=limit, after=after)
 
     def events(self, task_id: str, after: str | None = None, limit: int = 100) -> list[Any]:
         """A page of the task's events after the cursor."""

@@ -2,15 +2,16 @@
 
 It reads the due part of each global index shard (cost proportional to what is due) and repairs:
 time waits whose wake message never came, hooks past their expiry, turn messages that were lost
-(a crash between commit and send), leases that lapsed with no message left to reclaim them, and
-finished trees whose keys should get their TTL. Every repair is a transition that does nothing
-when it is not needed, so running the sweep twice, or beside the normal path, is safe.
+(a crash between commit and send), leases that lapsed with no message left to reclaim them,
+finished trees whose keys should get their TTL, and expiring trees whose tasks should leave the
+owner index. Every repair is a transition that does nothing when it is not needed, so running the
+sweep twice, or beside the normal path, is safe.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from factorial_aws.errors import TaskNotFoundError
 from factorial_aws.store import keys
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from factorial_aws.store.base import StoreContext
 
 GC_RETRY_MS = 60_000
+#: An expiring tree's tasks leave the owner index (``GET /tasks``) this long before its keys
+#: expire: the sweep runs every minute, so it has several chances to read the tree's owners.
+UNLIST_BEFORE_EXPIRY_MS = 10 * 60 * 1000
 
 
 @dataclass
@@ -104,17 +108,35 @@ def _dispatches(
 
 
 def _trees(sc: StoreContext, key: str, now: int, limit: int, report: SweepReport) -> None:
+    """Give an ended tree its TTL, and take its tasks out of the owner index shortly before its
+    keys go: the gc entry stays for that second look. So ``GET /tasks`` lists a finished task
+    about as long as ``GET /tasks/{id}`` shows it, and the index never outlives the tree."""
     for root in _due(sc, key, now, limit):
-        try:
-            owners = tree_owners(sc, root)
-            expiring = expire_tree(sc, root)
-        except TaskNotFoundError:  # gone already (expired, or never written)
-            _drop(sc, key, root)
+        left = _expiring_ms(sc, root)
+        if left <= 0:  # no TTL yet: set it once every task of the tree has ended
+            try:
+                expiring = expire_tree(sc, root)
+            except TaskNotFoundError:  # gone already (expired, or never written)
+                _drop(sc, key, root)
+                continue
+            if not expiring:  # some task of the tree still runs: look again later
+                sc.client.zadd(key, {root: now + GC_RETRY_MS})
+                continue
+            report.trees_expiring += 1
+            left = sc.settings.tree_ttl_s * 1000
+        if left > UNLIST_BEFORE_EXPIRY_MS:
+            sc.client.zadd(key, {root: now + left - UNLIST_BEFORE_EXPIRY_MS})
             continue
-        if not expiring:  # some task of the tree still runs: look again later
-            sc.client.zadd(key, {root: now + GC_RETRY_MS})
-            continue
-        for owner, task_ids in owners.items():  # the owner index must not outlive the tree
+        for owner, task_ids in tree_owners(sc, root).items():
             sc.client.zrem(keys.owner_index(owner), *task_ids)
-        report.trees_expiring += 1
         _drop(sc, key, root)
+
+
+def _expiring_ms(sc: StoreContext, root: str) -> int:
+    """How long until the tree's keys expire (ms); 0 or less when they have no TTL (or no tree)."""
+    try:
+        registry = keys.registry(root)
+    except ValueError:  # not a root id: expire_tree says so
+        return 0
+    left: Any = sc.client.pttl(registry)
+    return int(left)

@@ -2,14 +2,15 @@
 
 This module turns a ``TurnOutcome`` into the script's KEYS/ARGV (docs: commit_turn.lua's header)
 and the index entries pipelined in front of it: a dispatch intent for whatever may become runnable,
-the wake time of a time wait, the expiry of each new hook, and a GC entry when a task ends.
+the wake time of a time wait, the expiry of each new hook, a GC entry when a task ends, and an
+owner-index entry for each spawned child of an owned task (children inherit the owner).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from factorial_aws.core import ids
 from factorial_aws.core.codec import encode
@@ -26,10 +27,8 @@ from factorial_aws.core.records import ChildSpec, HookRequest, TaskContext, init
 from factorial_aws.errors import StateCorruptedError
 from factorial_aws.store import keys
 from factorial_aws.store.base import StoreContext, to_ms
+from factorial_aws.store.scripts import IndexWrite
 from factorial_aws.store.tasks import Claimed, Committed, StaleCommit, _intent
-
-if TYPE_CHECKING:
-    from factorial_aws.store.scripts import IndexWrite
 
 
 def _hook_fields(req: HookRequest) -> dict[str, str]:
@@ -102,16 +101,25 @@ def _index(sc: StoreContext, claimed: Claimed, outcome: TurnOutcome) -> list[Ind
     delay = int(outcome.delay_s * 1000) if isinstance(outcome, Retry) else 0
     index = [_intent(sc, task_id, claimed.seq + 1, delay)]
     index += [_intent(sc, c.task_id, 1) for c in outcome.spawned]
+    if claimed.owner:
+        now = sc.now_ms()
+        index += [
+            IndexWrite(keys.owner_index(claimed.owner), now, c.task_id, keep_first=True)
+            for c in outcome.spawned
+        ]
     if isinstance(outcome, ParkTime):
         index.append(
-            (keys.due_index(shard), to_ms(outcome.wake_at), f"{task_id} {outcome.wait_id}")
+            IndexWrite(
+                keys.due_index(shard), to_ms(outcome.wake_at), f"{task_id} {outcome.wait_id}"
+            )
         )
     if isinstance(outcome, ParkHooks):
         index += [
-            (keys.expiry_index(shard), to_ms(r.expires_at), r.hook_id) for r in outcome.requests
+            IndexWrite(keys.expiry_index(shard), to_ms(r.expires_at), r.hook_id)
+            for r in outcome.requests
         ]
     if isinstance(outcome, Complete | Fail):
-        index.append((keys.gc_index(shard), sc.now_ms(), ids.root_of(task_id)))
+        index.append(IndexWrite(keys.gc_index(shard), sc.now_ms(), ids.root_of(task_id)))
         if claimed.parent:
             index.append(_intent(sc, claimed.parent, "*"))
     return index

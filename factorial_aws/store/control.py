@@ -26,14 +26,14 @@ from factorial_aws.errors import (
 from factorial_aws.store import keys
 from factorial_aws.store.base import to_ms
 from factorial_aws.store.inbox import from_ms
-from factorial_aws.store.scripts import decode
+from factorial_aws.store.scripts import IndexWrite, decode
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from datetime import datetime
 
     from factorial_aws.store.base import StoreContext
-    from factorial_aws.store.scripts import Arg, IndexWrite
+    from factorial_aws.store.scripts import Arg
 
 ATTEMPTS = 5
 
@@ -215,7 +215,7 @@ def cancel_task(
     for _ in range(ATTEMPTS):
         ks, args = _cancel_call(_subtree(sc, task_id, cascade), task_id, reason, cascade)
         root = ids.root_of(task_id)  # a cancelled tree must expire like a finished one
-        gc = (keys.gc_index(keys.shard_of(root)), sc.now_ms(), root)
+        gc = IndexWrite(keys.gc_index(keys.shard_of(root)), sc.now_ms(), root)
         res = _call(sc, "cancel_task", task_id, ks, args, [gc])
         if res[0] == "finished":
             raise TaskFinishedError(f"task {task_id} is {res[1]}")

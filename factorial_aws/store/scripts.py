@@ -11,7 +11,7 @@ decoded from bytes to str recursively; a script's ``error_reply`` (a broken inva
 from __future__ import annotations
 
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from redis.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -28,7 +28,16 @@ if TYPE_CHECKING:
     from factorial_aws.store.client import RedisClient
 
 Arg = str | int | float | bytes
-IndexWrite = tuple[str, float, str]  # (zset key, score, member)
+
+
+class IndexWrite(NamedTuple):
+    """One global index entry written in front of a transition. ``keep_first``: ZADD NX (a
+    replay must not move an entry whose score is its creation time)."""
+
+    key: str
+    score: float
+    member: str
+    keep_first: bool = False
 
 
 def _lua_dir() -> Any:
@@ -91,8 +100,8 @@ class Scripts:
             return self.call(name, keys, args)
         script = self._scripts[name]
         pipe = self._client.pipeline(transaction=False)
-        for key, score, member in index:
-            pipe.zadd(key, {member: score})
+        for entry in index:
+            pipe.zadd(entry.key, {entry.member: entry.score}, nx=entry.keep_first)
         options: dict[str, Any] = {}
         if isinstance(self._client, RedisCluster):
             # Name the node: otherwise redis-py's cluster pipeline asks the server for the

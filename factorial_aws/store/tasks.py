@@ -18,10 +18,10 @@ from factorial_aws.core.records import TaskContext, TaskInput, TurnInput, initia
 from factorial_aws.errors import IdempotencyConflictError, PayloadTooLargeError
 from factorial_aws.store import keys
 from factorial_aws.store.inbox import parse_inbox
+from factorial_aws.store.scripts import IndexWrite
 
 if TYPE_CHECKING:
     from factorial_aws.store.base import StoreContext
-    from factorial_aws.store.scripts import IndexWrite
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def _per_task_keys(task_id: str) -> list[str]:
 def _intent(sc: StoreContext, task_id: str, seq: int | str, delay_ms: int = 0) -> IndexWrite:
     shard = keys.shard_of(ids.root_of(task_id))
     score = sc.now_ms() + delay_ms + sc.settings.dispatch_grace_ms
-    return (keys.dispatch_index(shard), score, f"{task_id} {seq}")
+    return IndexWrite(keys.dispatch_index(shard), score, f"{task_id} {seq}")
 
 
 def create_task(
@@ -124,7 +124,7 @@ def create_task(
     task_keys = [*_per_task_keys(task_id), keys.registry(task_id), keys.kids(task_id)]
     index = [_intent(sc, task_id, 1)]
     if owner:
-        index.append((keys.owner_index(owner), sc.now_ms(), task_id))
+        index.append(IndexWrite(keys.owner_index(owner), sc.now_ms(), task_id, keep_first=True))
     args: list[str | int | bytes] = [
         sc.now_arg(),
         task_id,

@@ -1,6 +1,10 @@
-"""Read-only views for the task API: a task with its pending hooks, and its events.
+"""Read-only views for the task API: a task with its pending hooks, its events, and an owner's
+tasks.
 
-Reads are plain commands on one slot (pipelined), never scripts: they change nothing.
+Reads are plain commands (pipelined), never scripts: they change no task. The one write a read
+does is best-effort housekeeping of the owner index: :func:`list_tasks` drops the entries of
+tasks whose record is gone (an expired tree whose cleanup did not run, a crash between the index
+write and the create), the same entries the maintenance sweep exists to drop.
 """
 
 from __future__ import annotations
@@ -10,7 +14,10 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import RedisError
+
 from factorial_aws.core import ids
+from factorial_aws.core.status import TaskStatus
 from factorial_aws.errors import InvalidInputError
 from factorial_aws.store import keys
 from factorial_aws.store.inbox import from_ms
@@ -22,6 +29,20 @@ if TYPE_CHECKING:
     from factorial_aws.store.base import StoreContext
 
 _EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+_TASK_CURSOR = re.compile(r"^(\d{1,20}):(t-[a-z2-7.0-9]+)$")
+
+#: Largest page of :func:`list_tasks`, and its default.
+MAX_TASKS_PAGE = 100
+DEFAULT_TASKS_PAGE = 20
+#: Index entries :func:`list_tasks` examines at most per call (a status filter may skip most).
+MAX_EXAMINED = 1000
+#: Index entries fetched per round when a status filter may skip some.
+_FILTERED_BATCH = 100
+#: An index entry without a task record is dropped only once it is this old: the entry is
+#: written just before the create script runs, so a younger one may belong to a task being made.
+STALE_ENTRY_AGE_MS = 5 * 60 * 1000
+_STATUSES = tuple(s.value for s in TaskStatus)
+_SUMMARY_FIELDS = ("agent", "status", "turn", "parent", "owner", "created", "updated")
 
 
 @dataclass(frozen=True)
@@ -53,6 +74,31 @@ class TaskView:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     children: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    """One task of ``GET /tasks``."""
+
+    task_id: str
+    agent: str
+    status: str
+    turn: int
+    parent_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    """A page of an owner's tasks, newest first; ``next`` resumes after it (None: the end).
+
+    ``dropped``: index entries this read removed because their task record is gone.
+    """
+
+    tasks: tuple[TaskSummary, ...]
+    next: str | None
+    dropped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -185,3 +231,155 @@ def time_waits(sc: StoreContext, task_ids: Sequence[str]) -> list[tuple[str, dat
         if wait and wake_at:
             out.append((wait.decode(), from_ms(wake_at.decode())))
     return out
+
+
+def list_tasks(
+    sc: StoreContext,
+    owner: str,
+    *,
+    status: str | None = None,
+    limit: int = DEFAULT_TASKS_PAGE,
+    after: str | None = None,
+) -> TaskPage:
+    """The owner's tasks (roots and children), newest first, from the owner index.
+
+    ``after`` is the ``next`` of the previous page. Each round reads a slice of the index
+    (``ZREVRANGEBYSCORE``) and the fields of its tasks (one pipelined ``HMGET`` per task). A task
+    whose record is gone is skipped, and its entry removed (best effort, once it is older than
+    ``STALE_ENTRY_AGE_MS``). With a ``status`` filter, or after skipped entries, more rounds fill
+    the page, up to ``MAX_EXAMINED`` entries: a page may then hold fewer than ``limit`` tasks
+    while ``next`` is not None.
+
+    Raises:
+        InvalidInputError: a malformed ``after`` cursor, an unknown ``status``, or ``limit``
+            outside 1..``MAX_TASKS_PAGE``.
+    """
+    if not 1 <= limit <= MAX_TASKS_PAGE:
+        raise InvalidInputError(f"limit must be 1..{MAX_TASKS_PAGE}, not {limit}")
+    if status is not None and status not in _STATUSES:
+        raise InvalidInputError(
+            f"status={status[:40]!r} is not a task status ({', '.join(_STATUSES)})"
+        )
+    cursor = parse_task_cursor(after) if after is not None else None
+    key = keys.owner_index(owner)
+    stale_before = sc.now_ms() - STALE_ENTRY_AGE_MS
+    tasks: list[TaskSummary] = []
+    stale: list[str] = []
+    examined = 0
+    while True:
+        want = limit - len(tasks)
+        batch = min(max(want, _FILTERED_BATCH) if status else want, MAX_EXAMINED - examined)
+        entries = _index_after(sc, key, cursor, batch + 1)  # one more: is there a next page?
+        page, more = entries[:batch], len(entries) > batch
+        rest = len(page)
+        for entry, fields in zip(page, _summary_fields(sc, [t for _, t in page]), strict=True):
+            examined, rest, cursor = examined + 1, rest - 1, entry
+            summary = _summary(entry[1], fields)
+            if summary is None:
+                if entry[0] < stale_before:
+                    stale.append(entry[1])
+                continue
+            if _field(fields, "owner") != owner or (status and summary.status != status):
+                continue
+            tasks.append(summary)
+            if len(tasks) == limit:
+                break
+        if len(tasks) == limit:
+            next_cursor = cursor if more or rest else None
+            break
+        if not more:
+            next_cursor = None  # the whole index was read
+            break
+        if examined >= MAX_EXAMINED:
+            next_cursor = cursor
+            break
+    dropped = _drop_stale(sc, key, stale)
+    return TaskPage(tuple(tasks), format_task_cursor(next_cursor), dropped)
+
+
+def parse_task_cursor(cursor: str) -> tuple[int, str]:
+    """``<created ms>:<task id>`` (the ``next`` of a page of :func:`list_tasks`) as a pair.
+
+    Raises:
+        InvalidInputError: anything else.
+    """
+    match = _TASK_CURSOR.match(cursor)
+    if match is None or not ids.is_task_id(match.group(2)):
+        raise InvalidInputError(f"after={cursor[:80]!r} is not a task list cursor")
+    return int(match.group(1)), match.group(2)
+
+
+def format_task_cursor(cursor: tuple[int, str] | None) -> str | None:
+    """The text form of a cursor (see :func:`parse_task_cursor`)."""
+    return None if cursor is None else f"{cursor[0]}:{cursor[1]}"
+
+
+def _index_after(
+    sc: StoreContext, key: str, cursor: tuple[int, str] | None, count: int
+) -> list[tuple[int, str]]:
+    """Up to ``count`` owner-index entries (score, task id) after ``cursor``, in the index's
+    newest-first order: by score, descending, then by task id, descending (Valkey's order of
+    ``ZREVRANGEBYSCORE`` for equal scores). Entries of the cursor's own millisecond that come
+    before it are at the start of the range and skipped (a spawn creates several children in
+    the same millisecond)."""
+    top: int | str = "+inf" if cursor is None else cursor[0]
+    out: list[tuple[int, str]] = []
+    offset = 0
+    while len(out) < count:
+        num = count - len(out) + (1 if cursor is not None else 0)
+        raw: Any = sc.client.zrevrangebyscore(
+            key, top, "-inf", start=offset, num=num, withscores=True
+        )
+        for member, score in raw:
+            entry = (int(score), member.decode())
+            if cursor is not None and entry[0] == cursor[0] and entry[1] >= cursor[1]:
+                continue
+            out.append(entry)
+        if len(raw) < num:
+            break
+        offset += len(raw)
+    return out[:count]
+
+
+def _summary_fields(sc: StoreContext, task_ids: list[str]) -> list[list[bytes | None]]:
+    """The summary fields of each task (all None for a missing task or a member that is not a
+    task id), in one pipelined round trip."""
+    valid = [t for t in task_ids if ids.is_task_id(t)]
+    found: dict[str, list[bytes | None]] = {}
+    if valid:
+        pipe = sc.client.pipeline(transaction=False)
+        for task_id in valid:
+            pipe.hmget(keys.task(task_id), list(_SUMMARY_FIELDS))
+        found = dict(zip(valid, pipe.execute(), strict=True))
+    missing: list[bytes | None] = [None] * len(_SUMMARY_FIELDS)
+    return [found.get(t, missing) for t in task_ids]
+
+
+def _field(fields: list[bytes | None], name: str) -> str:
+    value = fields[_SUMMARY_FIELDS.index(name)]
+    return value.decode() if value is not None else ""
+
+
+def _summary(task_id: str, fields: list[bytes | None]) -> TaskSummary | None:
+    if not _field(fields, "status"):
+        return None
+    return TaskSummary(
+        task_id=task_id,
+        agent=_field(fields, "agent"),
+        status=_field(fields, "status"),
+        turn=int(_field(fields, "turn") or 0),
+        parent_id=_field(fields, "parent") or None,
+        created_at=from_ms(_field(fields, "created") or 0),
+        updated_at=from_ms(_field(fields, "updated") or 0),
+    )
+
+
+def _drop_stale(sc: StoreContext, key: str, task_ids: list[str]) -> tuple[str, ...]:
+    """Remove index entries whose task record is gone; a failure changes nothing of the read."""
+    if not task_ids:
+        return ()
+    try:
+        sc.client.zrem(key, *task_ids)
+    except RedisError:
+        return ()
+    return tuple(task_ids)

@@ -253,3 +253,62 @@ def test_a_bad_payload_is_refused_before_anything_is_sent(
     done = dev.cli("hooks", "resolve", "t-x.h0", "--token", "t", "--data", data)
     assert done.returncode == 2
     assert done.stderr.startswith(message), done.stderr
+
+
+def test_tasks_list_pages_an_owners_tasks_newest_first(dev: Dev) -> None:
+    owner = "list-owner"
+    ids = []
+    for text in ("Pay 1", "Pay 2"):
+        run = dev.cli("run", "payments", text, "--owner", owner, "--json")  # until it parks
+        assert run.returncode == 0, run.stderr
+        ids.append(json.loads(run.stdout.splitlines()[-1])["task_id"])
+    run = dev.cli("run", "payments", "Pay 3", "--owner", owner, "--no-follow", "--json")
+    ids.append(json.loads(run.stdout)["task_id"])
+    assert dev.cli("tasks", "cancel", ids[2]).returncode == 0
+    newest_first = ids[::-1]
+
+    every = dev.cli("tasks", "list", "--owner", owner, "--json")
+    assert every.returncode == 0, every.stderr
+    page = json.loads(every.stdout)
+    assert [t["task_id"] for t in page["tasks"]] == newest_first and page["next"] is None
+    assert [t["status"] for t in page["tasks"]] == ["cancelled", "waiting_hook", "waiting_hook"]
+
+    first = dev.cli("tasks", "list", "--owner", owner, "--limit", "2")
+    assert first.returncode == 0, first.stderr
+    header, *rows = first.stdout.splitlines()
+    assert header.split() == ["TASK", "ID", "AGENT", "STATUS", "TURN", "CREATED", "PARENT"]
+    assert [r.split()[0] for r in rows] == newest_first[:2]
+    assert rows[1].split()[1:4] == ["payments", "waiting_hook", "1"]
+    more = re.search(r"more: add --after (\S+) \(or --all\)", first.stderr)
+    assert more, first.stderr
+    rest = dev.cli("tasks", "list", "--owner", owner, "--limit", "2", "--after", more.group(1))
+    assert [r.split()[0] for r in rest.stdout.splitlines()[1:]] == newest_first[2:]
+    assert "more:" not in rest.stderr
+
+    paged = dev.cli("tasks", "list", "--owner", owner, "--limit", "1", "--all", "--json")
+    assert json.loads(paged.stdout) == {"tasks": page["tasks"], "next": None}
+    parked = dev.cli("tasks", "list", "--owner", owner, "--status", "waiting_hook", "--json")
+    assert [t["task_id"] for t in json.loads(parked.stdout)["tasks"]] == newest_first[1:]
+    none = dev.cli("tasks", "list", "--owner", owner, "--status", "completed")
+    assert none.returncode == 0 and none.stdout == ""
+    assert none.stderr.strip() == "no tasks with status completed"
+    assert json.loads(dev.cli("tasks", "list", "--owner", "nobody", "--json").stdout) == {
+        "tasks": [],
+        "next": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        ((), 1, "error: invalid_input: owner_id is required"),
+        (("--owner", "o", "--after", "yesterday"), 1, "error: invalid_input: after="),
+        (("--owner", "o", "--limit", "0"), 2, "error: usage: argument --limit: '0' must be"),
+        (("--owner", "o", "--status", "done"), 2, "error: usage: argument --status: invalid"),
+    ],
+    ids=["no-owner", "bad-cursor", "bad-limit", "bad-status"],
+)
+def test_tasks_list_errors(dev: Dev, args: tuple[str, ...], status: int, message: str) -> None:
+    done = dev.cli("tasks", "list", *args)
+    assert done.returncode == status
+    assert message in done.stderr, done.stderr

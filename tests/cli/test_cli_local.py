@@ -163,6 +163,7 @@ def test_a_payload_file_must_exist_and_hold_a_json_object(tmp_path: Path) -> Non
         ["dev"],
         ["run"],
         ["tasks"],
+        ["tasks", "list"],
         ["tasks", "show"],
         ["tasks", "events"],
         ["tasks", "cancel"],
@@ -189,6 +190,16 @@ def test_a_wrong_command_line_exits_2_with_a_usage_error(
         main(["tasks", "show"])
     assert exit_.value.code == 2
     assert "error: usage: the following arguments are required: ID" in capsys.readouterr().err
+
+
+def test_tasks_list_knows_the_api_s_statuses_and_page_size() -> None:
+    from factorial_aws.cli import tasks
+    from factorial_aws.core.status import TaskStatus
+    from factorial_aws.store import views
+
+    assert tuple(s.value for s in TaskStatus) == tasks.STATUSES
+    assert tasks.MAX_LIST_PAGE == views.MAX_TASKS_PAGE
+    assert tasks.DEFAULT_LIST_PAGE == views.DEFAULT_TASKS_PAGE
 
 
 def _closed_port() -> int:

@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: docs/DESIGN.md section 8 plus the issue's routes, used only if template.yaml is missing.
 DESIGN_ROUTES = {
     ("POST", "/tasks"): "AWS_IAM",
+    ("GET", "/tasks"): "AWS_IAM",
     ("GET", "/tasks/{task_id}"): "AWS_IAM",
     ("GET", "/tasks/{task_id}/events"): "AWS_IAM",
     ("POST", "/tasks/{task_id}/cancel"): "AWS_IAM",

@@ -8,6 +8,7 @@ from tests.infra.template import resources, sam_template
 IAM = "AWS_IAM"
 EXPECTED_ROUTES = {
     ("POST", "/tasks"): IAM,
+    ("GET", "/tasks"): IAM,
     ("GET", "/tasks/{task_id}"): IAM,
     ("GET", "/tasks/{task_id}/events"): IAM,
     ("POST", "/tasks/{task_id}/cancel"): IAM,

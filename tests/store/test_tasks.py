@@ -106,3 +106,13 @@ def test_retry_and_park_time_record_their_times(redis_client: Client) -> None:
     shard = keys.shard_of(task.task_id)
     due = redis_client.zrange(keys.due_index(shard), 0, -1, withscores=True)
     assert due == [(f"{task.task_id} w1".encode(), float(int(wake_at.timestamp() * 1000)))]
+
+
+def test_a_replayed_create_keeps_the_task_s_place_in_its_owner_s_list(redis_client: Client) -> None:
+    clock = FakeClock()
+    sc = StoreContext(redis_client, clock=clock)
+    first = create_task(sc, "a", "hello", owner_id="o", idempotency_key="k")
+    score = redis_client.zscore(keys.owner_index("o"), first.task_id)
+    clock.advance(60)
+    create_task(sc, "a", "hello", owner_id="o", idempotency_key="k")
+    assert redis_client.zscore(keys.owner_index("o"), first.task_id) == score
