@@ -112,10 +112,12 @@ class DevServer:
             return OpenAIModel(self.settings.openai_api_key, self.settings.openai_base_url)
         stub = StubOpenAIServer(default_reply=self.stub_reply).start()
         self._closers.append(stub.stop)
-        self.say(
-            "model: NO OPENAI_API_KEY SET - using the built-in stub model "
-            f"(calls one tool, then finishes) at {stub.base_url}"
+        what = (
+            "the built-in stub model (calls one tool, then finishes)"
+            if self.stub_reply is stub_agent_reply
+            else "a stub model"
         )
+        self.say(f"model: NO OPENAI_API_KEY SET - using {what} at {stub.base_url}")
         return OpenAIModel("stub-key", stub.base_url)
 
     async def _handle(self, message: QueueMessage) -> str:

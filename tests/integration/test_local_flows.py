@@ -246,3 +246,24 @@ def test_cancel_deletes_the_schedule_of_a_long_sleep(make_stack: StackFactory) -
     stack.control.cancel_task(task.task_id)
     assert stack.queue.pending() == 0
     assert stack.control.get_task(task.task_id).status == "cancelled"
+
+
+def test_an_early_wake_is_sent_again_for_the_rest_of_the_wait(make_stack: StackFactory) -> None:
+    from factorial_aws.core.records import QueueMessage
+
+    def rule(req: ModelRequest) -> Any:
+        return "rested" if last(req).role == "tool" else [call("nap", seconds=7200)]
+
+    stack = make_stack(App([Agent(name="n", instructions="i", model="m", tools=[nap])]), rule)
+    task = stack.control.create_task("n", "nap")
+    stack.run_due()
+    wait_id = stack.control.get_task(task.task_id).wait_id
+    assert wait_id is not None
+    stack.clock.advance(3600)  # the scheduler fires an hour early (or a stray message arrives)
+    stack.queue.send(QueueMessage(kind="wake", task_id=task.task_id, wait_id=wait_id))
+    stack.run_due()
+    assert stack.queue.handled[-1][1] == "early_wake"
+    assert stack.control.get_task(task.task_id).status == "waiting_time"
+    stack.clock.advance(3600)
+    stack.run_due()
+    assert stack.control.get_task(task.task_id).status == "completed"
