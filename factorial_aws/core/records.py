@@ -276,15 +276,18 @@ class QueueMessage(BaseModel):
 
     ``turn``: run the next turn of ``task_id`` if its dispatch sequence is still ``seq``.
     ``wake``: the time wait ``wait_id`` of ``task_id`` is due (sent with a delay or by a schedule).
+    ``expire``: the hook ``hook_id`` of ``task_id`` reaches its expiry (sent with a delay; the
+    maintenance sweep covers hooks whose expiry is further than a queue delay away).
     """
 
     model_config = _FROZEN
 
     v: int = 1
-    kind: Literal["turn", "wake"] = "turn"
+    kind: Literal["turn", "wake", "expire"] = "turn"
     task_id: str
     seq: int = 0
     wait_id: str | None = None
+    hook_id: str | None = None
 
 
 def initial_messages(task_input: TaskInput) -> list[Message]:

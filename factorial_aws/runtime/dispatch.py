@@ -75,3 +75,14 @@ class Dispatcher:
             self.turn(committed.parent_id, committed.parent_seq)
         if committed.status == "waiting_time" and outcome.kind == "park_time":
             self.wake_at(committed.task_id, outcome.wait_id, outcome.wake_at)
+        if outcome.kind == "park_hooks":
+            for request in outcome.requests:
+                self.expire_at(committed.task_id, request.hook_id, request.expires_at)
+
+    def expire_at(self, task_id: str, hook_id: str, at: datetime) -> None:
+        """A delayed expiry message for a hook that expires within a queue delay (the
+        maintenance sweep expires the others, with its one-minute period)."""
+        remaining = (at - self.clock.now()).total_seconds()
+        if remaining <= MAX_QUEUE_DELAY_S:
+            message = QueueMessage(kind="expire", task_id=task_id, hook_id=hook_id)
+            self.queue.send(message, max(0, math.ceil(remaining)))

@@ -18,6 +18,7 @@ from factorial_aws.errors import UnknownAgentError
 from factorial_aws.runtime.turn import run_turn
 from factorial_aws.store.commit import commit_turn
 from factorial_aws.store.control import wake_task
+from factorial_aws.store.hooks import expire_hook
 from factorial_aws.store.tasks import Claimed, NotClaimed, StaleCommit, claim_turn
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ class TurnRunner:
         """Process one queue message; returns what happened (for logs and tests)."""
         if message.kind == "wake":
             return self._wake(message)
+        if message.kind == "expire":
+            return self._expire(message)
         claim = claim_turn(self.store, message.task_id, message.seq)
         if isinstance(claim, NotClaimed):
             return self._not_claimed(claim)
@@ -57,6 +60,14 @@ class TurnRunner:
             self.dispatcher.wake_at(message.task_id, message.wait_id or "", result.early_until)
             return "early_wake"
         return "stale_wake"
+
+    def _expire(self, message: QueueMessage) -> str:
+        result = expire_hook(self.store, message.hook_id or "")
+        if result.outcome == "not_due" and result.expires_at is not None:  # rotated or early
+            self.dispatcher.expire_at(message.task_id, message.hook_id or "", result.expires_at)
+        if result.seq:
+            self.dispatcher.turn(result.task_id, result.seq)
+        return f"hook_{result.outcome}"
 
     def _not_claimed(self, claim: NotClaimed) -> str:
         """A stale message for a task that is queued and was not picked up within the grace

@@ -74,6 +74,7 @@ class ExpireResult:
     outcome: Literal["expired", "not_due", "not_requested", "cancelled", "not_found"]
     task_id: str = ""
     seq: int = 0
+    expires_at: datetime | None = None  # with ``not_due``: when it will be
 
     @property
     def expired(self) -> bool:
@@ -259,7 +260,9 @@ def expire_hook(sc: StoreContext, hook_id: str) -> ExpireResult:
     )
     if res[0] == "expired":
         return ExpireResult("expired", task_id, int(res[2]))
-    if res[0] in ("not_due", "not_requested", "cancelled", "not_found"):
+    if res[0] == "not_due":
+        return ExpireResult("not_due", task_id, expires_at=from_ms(res[1]))
+    if res[0] in ("not_requested", "cancelled", "not_found"):
         return ExpireResult(res[0], task_id)
     raise errors.StateCorruptedError(f"expire_hook on {hook_id}: unexpected outcome {res[0]!r}")
 

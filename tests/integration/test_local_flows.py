@@ -70,6 +70,11 @@ def test_approval_parks_then_completes_when_the_hook_is_resolved(make_stack: Sta
     done = stack.control.get_task(task.task_id)
     assert done.status == "completed" and done.output == "done: paid 42"
     assert done.pending_hooks == ()
+    # what is left is the hook's expiry message; when it comes, it finds nothing to do
+    assert stack.queue.pending() == 1
+    stack.clock.advance(600)  # type: ignore[attr-defined]
+    stack.run_due()
+    assert stack.queue.handled[-1][1] == "hook_not_requested"
     assert stack.queue.pending() == 0 and not stack.queue.dead_letters
 
 
@@ -267,3 +272,25 @@ def test_an_early_wake_is_sent_again_for_the_rest_of_the_wait(make_stack: StackF
     stack.clock.advance(3600)
     stack.run_due()
     assert stack.control.get_task(task.task_id).status == "completed"
+
+
+def test_a_short_hook_expires_by_its_delayed_message_without_the_sweep(
+    make_stack: StackFactory,
+) -> None:
+    def rule(req: ModelRequest) -> Any:
+        return (
+            f"gave up: {last(req).content}" if last(req).role == "tool" else [call("pay", amount=7)]
+        )
+
+    stack = make_stack(App([Agent(name="pay", instructions="i", model="m", tools=[pay])]), rule)
+    task = stack.control.create_task("pay", "pay 7")
+    stack.run_due()
+    assert stack.control.get_task(task.task_id).status == "waiting_hook"
+    stack.clock.advance(599)
+    stack.run_due()
+    assert stack.control.get_task(task.task_id).status == "waiting_hook"
+    stack.clock.advance(1)  # the hook's timeout_s=600 is up; no sweep runs in this test
+    stack.run_due()
+    assert "hook_expired" in [o for _, o in stack.queue.handled]
+    view = stack.control.get_task(task.task_id)
+    assert view.status == "completed" and "expired" in str(view.output)
