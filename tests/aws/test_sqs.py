@@ -41,6 +41,7 @@ def test_send_without_delay_delivers_the_compact_json(queue: tuple[Any, str]) ->
         "task_id": "t-1",
         "seq": 3,
         "wait_id": "w-9",
+        "hook_id": None,
     }
     assert " " not in body  # compact
     assert received["Attributes"]["ApproximateReceiveCount"] == "1"
