@@ -9,6 +9,7 @@ OpenAI when ``OPENAI_API_KEY`` is set, else a stub that calls one tool and finis
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ class DevServer:
     def __post_init__(self) -> None:
         self._closers: list[Callable[[], Any]] = []
         self._stopping = threading.Event()
-        self._resolvers = threading.local()
+        self._resolvers: queue.LifoQueue[Any] = queue.LifoQueue()  # LIFO: reuse the warm one
         self.stack: LocalStack | None = None
         self.api_server: ApiServer | None = None
 
@@ -83,12 +84,17 @@ class DevServer:
         return self
 
     def _api(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        # Powertools keeps the current request on the resolver: one resolver per server thread.
-        resolver = getattr(self._resolvers, "api", None)
-        if resolver is None:
+        # Powertools keeps the current request on the resolver, so a resolver serves one request
+        # at a time: take one from the pool (build one when all are busy), give it back after.
+        try:
+            resolver = self._resolvers.get_nowait()
+        except queue.Empty:
             assert self.stack is not None
-            resolver = self._resolvers.api = build_api(self.stack.control, require_iam=False)
-        result: dict[str, Any] = resolver.resolve(event, context)
+            resolver = build_api(self.stack.control, require_iam=False)
+        try:
+            result: dict[str, Any] = resolver.resolve(event, context)
+        finally:
+            self._resolvers.put(resolver)
         return result
 
     def _redis(self) -> Any:
