@@ -92,8 +92,12 @@ def _dispatches(
 ) -> None:
     for member in _due(sc, key, now, limit):
         task_id, _, want = member.partition(" ")
-        status, seq, lease = sc.client.hmget(keys.task(task_id), ["status", "seq", "lease"])
+        fields = ["status", "seq", "lease", "queued_at"]
+        status, seq, lease, queued_at = sc.client.hmget(keys.task(task_id), fields)
         current = int(seq or 0)
+        if status == b"queued" and int(queued_at or 0) > now:  # a retry still backing off
+            sc.client.zadd(key, {member: int(queued_at or 0) + sc.settings.dispatch_grace_ms})
+            continue
         if status == b"queued" and want in ("*", str(current)):
             d.turn(task_id, current)
             report.redispatched += 1

@@ -13,6 +13,7 @@ while calls are pending is deferred), so the transcript is always valid for Open
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from typing import Any
 
@@ -146,15 +147,26 @@ async def _call_model(st: TurnState) -> Message | TurnOutcome:
     return reply
 
 
+def _call_digest(call: ToolCall) -> str:
+    """8 hex characters naming the call's tool and arguments (canonical JSON when it parses)."""
+    try:
+        args = json.dumps(json.loads(call.arguments or "{}"), sort_keys=True)
+    except ValueError:
+        args = call.arguments
+    return hashlib.sha256(f"{call.name}\x00{args}".encode()).hexdigest()[:8]
+
+
 def _stable_ids(message: Message, turn: int) -> Message:
-    """The assistant message with tool call ids derived from the turn and the call's position.
+    """The assistant message with tool call ids derived from the turn, the call's position and
+    what it asks for (tool and arguments).
 
     The provider's ids change when a turn is replayed (its commit was lost, the model is called
-    again); ours do not, so a replayed call keeps its idempotency key, hook session, hook ids and
-    tokens: a link a builder already sent keeps working when the model asks for the same call.
+    again); ours do not when the model asks for the same call again, so that call keeps its
+    idempotency key, hook session, hook ids and tokens (a link its builder already sent keeps
+    working), while a different call at the same position gets a different id and key.
     """
     calls = tuple(
-        call.model_copy(update={"id": f"call_{turn}_{i}"})
+        call.model_copy(update={"id": f"call_{turn}_{i}_{_call_digest(call)}"})
         for i, call in enumerate(message.tool_calls)
     )
     return message.model_copy(update={"role": "assistant", "tool_calls": calls})

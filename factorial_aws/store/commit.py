@@ -28,7 +28,7 @@ from factorial_aws.errors import StateCorruptedError
 from factorial_aws.store import keys
 from factorial_aws.store.base import StoreContext, to_ms
 from factorial_aws.store.scripts import IndexWrite
-from factorial_aws.store.tasks import Claimed, Committed, StaleCommit, _intent
+from factorial_aws.store.tasks import Claimed, Committed, StaleCommit, dispatch_intent
 
 
 def _hook_fields(req: HookRequest) -> dict[str, str]:
@@ -99,8 +99,8 @@ def _detail(outcome: TurnOutcome) -> str:
 def _index(sc: StoreContext, claimed: Claimed, outcome: TurnOutcome) -> list[IndexWrite]:
     task_id, shard = claimed.task_id, keys.shard_of(ids.root_of(claimed.task_id))
     delay = int(outcome.delay_s * 1000) if isinstance(outcome, Retry) else 0
-    index = [_intent(sc, task_id, claimed.seq + 1, delay)]
-    index += [_intent(sc, c.task_id, 1) for c in outcome.spawned]
+    index = [dispatch_intent(sc, task_id, claimed.seq + 1, delay)]
+    index += [dispatch_intent(sc, c.task_id, 1) for c in outcome.spawned]
     if claimed.owner:
         now = sc.now_ms()
         index += [
@@ -121,7 +121,7 @@ def _index(sc: StoreContext, claimed: Claimed, outcome: TurnOutcome) -> list[Ind
     if isinstance(outcome, Complete | Fail):
         index.append(IndexWrite(keys.gc_index(shard), sc.now_ms(), ids.root_of(task_id)))
         if claimed.parent:
-            index.append(_intent(sc, claimed.parent, "*"))
+            index.append(dispatch_intent(sc, claimed.parent, "*"))
     return index
 
 

@@ -27,6 +27,7 @@ from factorial_aws.store import keys
 from factorial_aws.store.base import to_ms
 from factorial_aws.store.inbox import from_ms
 from factorial_aws.store.scripts import IndexWrite, decode
+from factorial_aws.store.tasks import dispatch_intent
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -95,7 +96,9 @@ def wake_task(sc: StoreContext, task_id: str, wait_id: str, fired_at: datetime) 
     """Wake a task parked on the time wait ``wait_id``; any other wake is stale and does nothing."""
     _check_id(task_id)
     ks = [keys.task(task_id), keys.inbox(task_id), keys.events(task_id)]
-    res = _call(sc, "wake_task", task_id, ks, [wait_id, to_ms(fired_at)])
+    # a dispatch intent first: if the caller dies before sending the turn, the sweep sends it
+    intent = [dispatch_intent(sc, task_id)]
+    res = _call(sc, "wake_task", task_id, ks, [wait_id, to_ms(fired_at)], intent)
     if res[0] == "early":
         return WakeResult(False, 0, early_until=from_ms(res[1]))
     return WakeResult(woke=True, seq=int(res[1])) if res[0] == "woke" else WakeResult(False, 0)
@@ -145,7 +148,8 @@ def reclaim_lapsed_lease(sc: StoreContext, task_id: str, fence: int | None = Non
     """
     _check_id(task_id)
     ks = [keys.task(task_id), keys.events(task_id)]
-    res = _call(sc, "reclaim_lapsed_lease", task_id, ks, ["" if fence is None else fence])
+    args: list[Arg] = ["" if fence is None else fence]
+    res = _call(sc, "reclaim_lapsed_lease", task_id, ks, args, [dispatch_intent(sc, task_id)])
     return int(res[1]) if res[0] == "requeued" else 0
 
 
@@ -213,10 +217,13 @@ def cancel_task(
     """
     _check_id(task_id)
     for _ in range(ATTEMPTS):
-        ks, args = _cancel_call(_subtree(sc, task_id, cascade), task_id, reason, cascade)
+        sub = _subtree(sc, task_id, cascade)
+        ks, args = _cancel_call(sub, task_id, reason, cascade)
         root = ids.root_of(task_id)  # a cancelled tree must expire like a finished one
-        gc = IndexWrite(keys.gc_index(keys.shard_of(root)), sc.now_ms(), root)
-        res = _call(sc, "cancel_task", task_id, ks, args, [gc])
+        index = [IndexWrite(keys.gc_index(keys.shard_of(root)), sc.now_ms(), root)]
+        if sub.parent:  # the cancel may complete the parent's join: its turn must not be lost
+            index.append(dispatch_intent(sc, sub.parent))
+        res = _call(sc, "cancel_task", task_id, ks, args, index)
         if res[0] == "finished":
             raise TaskFinishedError(f"task {task_id} is {res[1]}")
         if res[0] == "cancelled":

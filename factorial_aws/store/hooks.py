@@ -22,7 +22,7 @@ from factorial_aws import errors
 from factorial_aws.core import ids
 from factorial_aws.store import keys
 from factorial_aws.store.inbox import from_ms
-from factorial_aws.store.tasks import _intent
+from factorial_aws.store.tasks import dispatch_intent
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -231,7 +231,7 @@ def resolve_hook(
         "resolve_hook",
         _script_keys(hook_id, task_id),
         [sc.now_arg(), ids.token_hash(token), text, idempotency_key or ""],
-        [_intent(sc, task_id, "*")],
+        [dispatch_intent(sc, task_id, "*")],
     )
     outcome = res[0]
     if outcome == "resolved":
@@ -256,7 +256,7 @@ def expire_hook(sc: StoreContext, hook_id: str) -> ExpireResult:
         "expire_hook",
         _script_keys(hook_id, task_id)[:4],
         [sc.now_arg()],
-        [_intent(sc, task_id, "*")],
+        [dispatch_intent(sc, task_id, "*")],
     )
     if res[0] == "expired":
         return ExpireResult("expired", task_id, int(res[2]))

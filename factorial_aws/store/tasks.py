@@ -90,7 +90,11 @@ def _per_task_keys(task_id: str) -> list[str]:
     ]
 
 
-def _intent(sc: StoreContext, task_id: str, seq: int | str, delay_ms: int = 0) -> IndexWrite:
+def dispatch_intent(
+    sc: StoreContext, task_id: str, seq: int | str = "*", delay_ms: int = 0
+) -> IndexWrite:
+    """The dispatch-index entry that lets the sweep re-send a turn message that was lost:
+    ``seq`` is the turn message's sequence, ``"*"`` whatever the task's current one is."""
     shard = keys.shard_of(ids.root_of(task_id))
     score = sc.now_ms() + delay_ms + sc.settings.dispatch_grace_ms
     return IndexWrite(keys.dispatch_index(shard), score, f"{task_id} {seq}")
@@ -122,7 +126,7 @@ def create_task(
     if len(ctx_json) > sc.settings.max_context_bytes:
         raise PayloadTooLargeError(f"input is over {sc.settings.max_context_bytes} bytes")
     task_keys = [*_per_task_keys(task_id), keys.registry(task_id), keys.kids(task_id)]
-    index = [_intent(sc, task_id, 1)]
+    index = [dispatch_intent(sc, task_id, 1)]
     if owner:
         index.append(IndexWrite(keys.owner_index(owner), sc.now_ms(), task_id, keep_first=True))
     args: list[str | int | bytes] = [

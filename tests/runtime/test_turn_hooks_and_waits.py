@@ -389,4 +389,10 @@ def test_a_replayed_turn_keeps_its_tool_call_ids_hook_ids_and_tokens(clock: Fake
     assert isinstance(a, ParkHooks) and isinstance(b, ParkHooks)
     assert a.requests[0].hook_id == b.requests[0].hook_id
     assert a.requests[0].token_hash == b.requests[0].token_hash
-    assert h1.ctx.messages[-1].tool_calls[0].id == "call_1_0"
+    assert h1.ctx.messages[-1].tool_calls[0].id.startswith("call_1_0_")
+    # a different call at the same position of a replayed turn gets another id (and key)
+    other = ScriptedModel([ScriptedModel.raw_call("wire", '{"amount_cents": 6}', call_id="x1")])
+    h3 = Harness(_agent(wire), other, clock)
+    h3.ctx = h1.ctx.model_copy(update={"messages": h1.ctx.messages[:1], "sessions": {}})
+    c = h3.turn()
+    assert isinstance(c, ParkHooks) and c.requests[0].hook_id != a.requests[0].hook_id
