@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from factorial_aws.agents.agent import FINAL_OUTPUT_TOOL, Agent
 from factorial_aws.agents.results import ToolResult, error_result
@@ -32,6 +32,10 @@ from factorial_aws.llm.base import ModelRequest
 from factorial_aws.runtime import finish, hook_flow, wait_flow
 from factorial_aws.runtime.env import TurnEnv, TurnState
 from factorial_aws.runtime.tool_exec import BodyResult, run_body, tool_context
+
+if TYPE_CHECKING:
+    from factorial_aws.agents.context import ToolContext
+    from factorial_aws.agents.tools import Tool
 
 
 async def run_turn(agent: Agent, ctx: TaskContext, inp: TurnInput, env: TurnEnv) -> TurnOutcome:
@@ -198,27 +202,31 @@ async def _handle_reply(st: TurnState, reply: Message) -> TurnOutcome:
     return Continue(**_common(st))
 
 
+def _offered(st: TurnState, name: str, call_id: str) -> tuple[Tool, ToolContext] | None:
+    """The tool called ``name`` and its context, when this agent has it and it is enabled."""
+    tool = st.agent.tool(name)
+    if tool is None:
+        return None
+    tctx = tool_context(tool, st.ctx.task_id, st.agent.name, call_id, st.ctx.turn, st.ctx.owner_id)
+    if tool.enabled is not None and not tool.enabled(tctx):
+        return None
+    return tool, tctx
+
+
 async def _start_call(st: TurnState, call: ToolCall) -> BodyResult | None:
     """Start one tool call: a body result, or None when it opened a hook session."""
-    tool = st.agent.tool(call.name)
-    tctx = (
-        None
-        if tool is None
-        else tool_context(
-            tool, st.ctx.task_id, st.agent.name, call.id, st.ctx.turn, st.ctx.owner_id
-        )
-    )
-    if tool is None or tctx is None or (tool.enabled is not None and not tool.enabled(tctx)):
+    offered = _offered(st, call.name, call.id)
+    if offered is None:
         names = ", ".join(t.name for t in st.agent.tools) or "none"
         return BodyResult(error_result(f"unknown tool {call.name!r}; available tools: {names}"))
+    tool, tctx = offered
     try:
         args = tool.parse_arguments(call.arguments)
     except InvalidToolArgumentsError as exc:
         return BodyResult(error_result(exc))
     if not tool.hook_plan:
         return await run_body(tool, args, tctx)
-    raw_args = json.loads(call.arguments or "{}")
-    session = hook_flow.start_session(st, tool, call.id, raw_args)
+    session = hook_flow.start_session(st, tool, call.id, json.loads(call.arguments or "{}"))
     try:
         await hook_flow.request_stage(st, tool, session)
     except hook_flow.HookSessionEnded as ended:
