@@ -22,7 +22,7 @@ from factorial_aws.core.clock import SystemClock
 from factorial_aws.llm.openai_client import OpenAIModel
 from factorial_aws.local.server import ApiServer
 from factorial_aws.local.stack import LocalStack
-from factorial_aws.store.client import connect
+from factorial_aws.store.client import connect, is_cluster
 from factorial_aws.testing.stub_agent import stub_agent_reply
 from factorial_aws.testing.stub_openai import DefaultReply, StubOpenAIServer
 from factorial_aws.testing.valkey import EmbeddedValkey
@@ -99,8 +99,9 @@ class DevServer:
 
     def _redis(self) -> Any:
         if self.settings.redis_url:
-            self.say(f"store: {self.settings.redis_url.split('@')[-1]}")
             client = connect(self.settings.redis_url)
+            mode = "cluster mode" if is_cluster(client) else "standalone"
+            self.say(f"store: {self.settings.redis_url.split('@')[-1]} ({mode}, detected)")
         else:
             server = EmbeddedValkey(cluster=self.cluster).start()
             self._closers.append(server.stop)

@@ -24,3 +24,8 @@ def connect(url: str, **options: Any) -> RedisClient:
     if info.get("cluster_enabled") in (1, "1"):
         return RedisCluster.from_url(url, **options)
     return redis.Redis.from_url(url, **options)
+
+
+def is_cluster(client: RedisClient) -> bool:
+    """Whether ``client`` talks to a cluster-mode server."""
+    return isinstance(client, RedisCluster)
