@@ -192,7 +192,7 @@ __pycache__/
 README_MD = """\
 # $name
 
-An agent built with [factorial_aws](https://pypi.org/project/factorial-aws/): durable AI agents on
+An agent built with factorial_aws (the `factorial-aws` package): durable AI agents on
 AWS serverless. `app.py` holds one agent whose `issue_refund` tool waits for a person's approval
 (a typed hook): the task parks at zero cost until the hook is resolved over HTTPS.
 
