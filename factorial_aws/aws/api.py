@@ -16,6 +16,7 @@ internal_error``.
 No ``from __future__ import annotations`` here: Powertools reads the route signatures at runtime.
 """
 
+import base64
 import binascii
 import json
 import logging
@@ -75,7 +76,33 @@ class FactorialApi(APIGatewayHttpResolver):
         if body_size(event) > self.max_body_bytes:
             message = f"the request body is over {self.max_body_bytes} bytes"
             return _early(413, "payload_too_large", message)
+        problem = unreadable_body(event)
+        if problem is not None:
+            return _early(400, "invalid_json", problem)
         return super().resolve(event, context)
+
+
+def unreadable_body(event: Mapping[str, Any]) -> str | None:
+    """Why the body cannot be read as JSON text (bad base64 or UTF-8, nesting too deep for the
+    parser, a number over Python's digit limit), or None. Checked once, before the routes, so
+    such input is a 400 wherever it is sent, never a 500."""
+    body = event.get("body")
+    if not isinstance(body, str) or not body.strip():
+        return None
+    try:
+        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else None
+        text = raw.decode("utf-8") if raw is not None else body
+    except (ValueError, UnicodeDecodeError):
+        return "the request body is not UTF-8 text"
+    try:
+        json.loads(text)
+    except RecursionError:
+        return "the request body nests too deeply"
+    except ValueError as exc:  # JSONDecodeError, or the int digit limit
+        if isinstance(exc, json.JSONDecodeError):
+            return None  # the routes answer malformed JSON themselves, with their own message
+        return f"the request body cannot be read: {exc}"
+    return None
 
 
 def _early(status: int, code: str, message: str) -> dict[str, Any]:

@@ -63,6 +63,7 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (re.compile(r"(?i)(x-hook-token\s*[:=]\s*)[^\s,;\"'}&]+"), rf"\g<1>{_MASK}"),
     (re.compile(r"(?i)(\btoken=)[^&\s\"'#]+"), rf"\g<1>{_MASK}"),
+    (re.compile(r"(?i)(token%3D)[A-Za-z0-9_.~-]+"), rf"\g<1>{_MASK}"),  # a percent-encoded link
     (re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]+"), rf"\g<1>{_MASK}"),
     (re.compile(r"\bsk-[A-Za-z0-9_-]{6,}"), f"sk-{_MASK}"),
     (re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])"), _MASK),

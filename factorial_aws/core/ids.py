@@ -9,7 +9,8 @@ Redis cluster hash tag, and the keys of a hook's task, from the id alone, withou
 - root task  ``t-<26 base32>``
 - child task ``<parent task id>.c<16 hex>``     (hash of parent id + spawn key)
 - session    ``<task id>.s<16 hex>``            (hash of task id + tool call id + tool name)
-- hook       ``<task id>.h<16 hex>``            (hash of session id + parameter name)
+- hook       ``<task id>.h<16 hex>``            (HMAC of session id + parameter name, keyed by the
+  deployment secret: not computable from public inputs)
 - wait       ``<task id>.w<16 hex>``            (hash of task id + tool call id)
 """
 
@@ -99,9 +100,15 @@ def hook_session_id(task_id: str, tool_call_id: str, tool_name: str) -> str:
     return f"{task_of(task_id)}.s{_digest('session', task_id, tool_call_id, tool_name)}"
 
 
-def hook_id(session_id: str, param_name: str) -> str:
-    """The id of the hook that feeds ``param_name`` in a hook session."""
-    return f"{task_of(session_id)}.h{_digest('hook', session_id, param_name)}"
+def hook_id(session_id: str, param_name: str, secret: bytes) -> str:
+    """The id of the hook that feeds ``param_name`` in a hook session.
+
+    Keyed by the deployment secret: the inputs (task id, tool call, parameter) are not secret, and
+    whoever holds one hook's link must not be able to compute the task's other hook ids (and
+    read their title, body and schema through the public describe route).
+    """
+    mac = hmac.new(secret, f"hook\x00{session_id}\x00{param_name}".encode(), hashlib.sha256)
+    return f"{task_of(session_id)}.h{mac.hexdigest()[:16]}"
 
 
 def wait_id(task_id: str, tool_call_id: str) -> str:

@@ -62,6 +62,10 @@ def to_event(
     }
 
 
+def _is_local(host: str | None) -> bool:
+    return host in ("127.0.0.1", "localhost", "::1") or bool(host and host.startswith("127."))
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: ApiServer
     protocol_version = "HTTP/1.1"
@@ -70,15 +74,40 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the dev server prints what matters itself."""
 
+    def _refuse(self, status: int, code: str, message: str) -> None:
+        body = json.dumps({"error": {"code": code, "message": message}}).encode()
+        self._reply(status, {"content-type": "application/json"}, body)
+        self.close_connection = True
+
+    def _refusal(self) -> tuple[int, str, str] | None:
+        """Why this request is not served: a bad length, or a request from another site.
+
+        The dev server has no authentication, so a web page the developer visits must not be
+        able to use it: a foreign ``Origin`` or a non-loopback ``Host`` (DNS rebinding) is
+        refused, and a body must say it is JSON (a cross-site "simple" request cannot).
+        """
+        raw = self.headers.get("Content-Length") or "0"
+        if not raw.isdigit():
+            return 400, "invalid_request", "Content-Length must be a non-negative integer"
+        if int(raw) > MAX_BODY_BYTES:
+            return 413, "payload_too_large", "body over 1 MiB"
+        origin = self.headers.get("Origin")
+        if origin is not None and not _is_local(urlsplit(origin).hostname):
+            return 403, "forbidden", "cross-site requests are not served by the dev server"
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
+        if self.server.loopback_only and host and not _is_local(host):
+            return 403, "forbidden", f"Host {host!r} is not this machine"
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if int(raw) and content_type != "application/json":
+            return 415, "unsupported_media_type", "send the body as application/json"
+        return None
+
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            self._reply(
-                413,
-                {"content-type": "application/json"},
-                b'{"error":{"code":"payload_too_large","message":"body over 1 MiB"}}',
-            )
+        refusal = self._refusal()
+        if refusal is not None:
+            self._refuse(*refusal)
             return
+        length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         event = to_event(
             self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
@@ -109,6 +138,7 @@ class ApiServer(ThreadingHTTPServer):
     def __init__(self, api: ApiHandler, host: str = "127.0.0.1", port: int = 8000) -> None:
         super().__init__((host, port), _Handler)
         self.api = api
+        self.loopback_only = _is_local(host)
         self._thread: threading.Thread | None = None
 
     @property

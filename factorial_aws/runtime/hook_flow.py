@@ -113,7 +113,7 @@ async def _request_one(
     st: TurnState, tool: Tool, session: HookSessionState, param: str, args: dict[str, Any]
 ) -> HookRequest:
     node = tool.hook_plan.nodes[param]
-    hid = ids.hook_id(session.session_id, param)
+    hid = ids.hook_id(session.session_id, param, st.env.hook_secret)
     token = ids.hook_token(st.env.hook_secret, hid, TOKEN_VERSION)
     hctx = HookRequestContext(
         task_id=st.ctx.task_id,

@@ -294,3 +294,15 @@ def test_a_short_hook_expires_by_its_delayed_message_without_the_sweep(
     assert "hook_expired" in [o for _, o in stack.queue.handled]
     view = stack.control.get_task(task.task_id)
     assert view.status == "completed" and "expired" in str(view.output)
+
+
+def test_rotating_a_hook_past_its_expiry_is_refused_as_expired(make_stack: StackFactory) -> None:
+    from factorial_aws.errors import HookExpiredError
+
+    stack = make_stack(App([Agent(name="pay", instructions="i", model="m", tools=[pay])]), pay_rule)
+    task = stack.control.create_task("pay", "pay 42")
+    stack.run_due()
+    (pending,) = stack.control.get_task(task.task_id).pending_hooks
+    stack.clock.advance(601)  # past the hook's timeout; neither the sweep nor its message ran
+    with pytest.raises(HookExpiredError):
+        stack.control.rotate_hook_token(pending.hook_id)

@@ -97,7 +97,7 @@ def park(
     session = ids.hook_session_id(task_id, "call-1", "ship")
     requests, tokens = [], {}
     for i, model in enumerate(models):
-        hook_id = ids.hook_id(session, f"p{i}")
+        hook_id = ids.hook_id(session, f"p{i}", SECRET)
         tokens[hook_id] = ids.hook_token(SECRET, hook_id, 1)
         requests.append(
             HookRequest(

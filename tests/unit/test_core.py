@@ -16,7 +16,7 @@ def test_every_derived_id_carries_its_root_and_is_deterministic() -> None:
     child = ids.child_task_id(root, "k1")
     grandchild = ids.child_task_id(child, "k1")
     session = ids.hook_session_id(child, "call_1", "send_wire")
-    hook = ids.hook_id(session, "approval")
+    hook = ids.hook_id(session, "approval", b"s")
     wait = ids.wait_id(grandchild, "call_2")
     for derived in (child, grandchild, session, hook, wait):
         assert ids.root_of(derived) == root
@@ -27,8 +27,8 @@ def test_every_derived_id_carries_its_root_and_is_deterministic() -> None:
     assert ids.is_task_id(grandchild) and not ids.is_task_id(hook)
     assert ids.child_task_id(root, "k1") == child
     assert grandchild != child  # same key, different parent
-    assert ids.hook_id(session, "approval") == hook
-    assert ids.hook_id(session, "other") != hook
+    assert ids.hook_id(session, "approval", b"s") == hook
+    assert ids.hook_id(session, "other", b"s") != hook
     assert ids.new_root_task_id() != root
 
 
@@ -41,7 +41,7 @@ def test_root_of_rejects_foreign_ids(bad: str) -> None:
 
 
 def test_hook_tokens_are_256_bit_derived_and_versioned() -> None:
-    hid = ids.hook_id(ids.hook_session_id(ids.new_root_task_id(), "c", "t"), "p")
+    hid = ids.hook_id(ids.hook_session_id(ids.new_root_task_id(), "c", "t"), "p", b"s")
     t1 = ids.hook_token(b"secret", hid, 1)
     assert ids.hook_token(b"secret", hid, 1) == t1  # a replayed builder sends the same link
     assert ids.hook_token(b"secret", hid, 2) != t1  # rotation changes it

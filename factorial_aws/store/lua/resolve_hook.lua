@@ -184,7 +184,14 @@ local function check_object(s, v, path, depth, out)
   end
 end
 
+-- A work budget: unions of self-nesting models would otherwise make validation exponential in
+-- the payload's depth, and a script blocks the whole server while it runs.
+local WORK_LIMIT = 20000
+local work = 0
+
 check = function(s, v, path, depth, out)
+  work = work + 1
+  if work > WORK_LIMIT then return end
   if s == false then out[#out + 1] = path .. ': no value is allowed here'; return end
   if type(s) ~= 'table' then return end
   if depth > 64 then out[#out + 1] = path .. ': schema nested too deeply'; return end
@@ -198,13 +205,15 @@ check = function(s, v, path, depth, out)
     out[#out + 1] = path .. ': expected ' .. want .. ', got ' .. json_type(v)
     return
   end
+  -- a failed const/enum ends this branch (a discriminated union's other members stop here)
   if s.const ~= nil and not equal(s.const, v) then
     out[#out + 1] = path .. ': must be ' .. shown(s.const)
+    return
   end
   if type(s.enum) == 'table' then
     local found = false
     for _, e in ipairs(s.enum) do if equal(e, v) then found = true; break end end
-    if not found then out[#out + 1] = path .. ': must be one of ' .. shown(s.enum) end
+    if not found then out[#out + 1] = path .. ': must be one of ' .. shown(s.enum); return end
   end
   check_branches(s, v, path, depth, out)
   if type(v) == 'table' then
@@ -218,8 +227,10 @@ end
 -- "" when value matches schema, else the sorted problems joined with "; " (at most MAX_PROBLEMS).
 local function validate(schema, value)
   root_schema = schema
+  work = 0
   local out = {}
   check(schema, value, '$', 0, out)
+  if work > WORK_LIMIT then return '$: payload too complex to validate' end
   if #out == 0 then return '' end
   table.sort(out)
   local shown_n = math.min(#out, MAX_PROBLEMS)

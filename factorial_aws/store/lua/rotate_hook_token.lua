@@ -7,7 +7,8 @@
 -- ARGV[4] revoke the previous token: "1" or "0"
 -- Returns {"rotated", version}
 --         | {"stale_version", tv}        the version is not greater than the stored tv: no write
---         | {"not_requested", status}    resolved, expired or cancelled: no write
+--         | {"not_requested", status}    resolved, expired or cancelled (also a requested hook
+--                                        past its expiry, not yet expired: "expired"): no write
 --         | {"not_found"}
 -- Transition: none (a requested hook stays requested)
 local hook_key, events_key = KEYS[1], KEYS[2]
@@ -17,6 +18,7 @@ local new_hash, version, revoke = ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
 local status = hget(hook_key, 'status')
 if not status then return {'not_found'} end
 if status ~= 'requested' then return {'not_requested', status} end
+if now >= (tonumber(hget(hook_key, 'exp') or '0') or 0) then return {'not_requested', 'expired'} end
 local tv = tonumber(hget(hook_key, 'tv') or '0') or 0
 if not version or version <= tv then return {'stale_version', tv} end
 if new_hash == '' then return redis.error_reply('rotate_hook_token: empty token hash') end
