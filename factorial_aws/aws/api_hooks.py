@@ -2,10 +2,12 @@
 
 ``GET /hooks/{hook_id}`` is public and never resolves anything (mail scanners follow links): it
 shows what the hook asks for (title, body, schema, status, expiry), never a token. Hook ids are
-unguessable (they embed a task id with 130 random bits), so describe reveals nothing to anyone
-who was not given the link. ``POST /hooks/{hook_id}/resolve`` is public too: the token (the
-``X-Hook-Token`` header, else ``?token=``) is what authorizes it, checked in the same store call
-that resolves. ``POST /hooks/{hook_id}/rotate`` is a control-plane call (IAM, owner only).
+unguessable (a task id with 130 random bits, and a suffix keyed by the deployment secret, so the
+holder of one hook's link cannot compute the task's other hook ids), so describe reveals nothing
+to anyone who was not given the link. ``POST /hooks/{hook_id}/resolve`` is public too: the
+token (the ``X-Hook-Token`` header, else ``?token=``) is what authorizes it, checked in the same
+store call that resolves. ``POST /hooks/{hook_id}/rotate`` is a control-plane call (IAM, owner
+only).
 
 No ``from __future__ import annotations`` here: Powertools reads the route signatures at runtime.
 """
