@@ -205,6 +205,25 @@ class Approval(Hook):
     reviewer: str
 
 
+class TimedModel:
+    """A model client whose call times go to ``add`` (a model's time is not the framework's)."""
+
+    def __init__(self, inner: Any, add: Callable[[float], None]) -> None:
+        self.inner = inner
+        self.add = add
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        t0 = time.perf_counter()
+        try:
+            response: ModelResponse = await self.inner.complete(request)
+            return response
+        finally:
+            self.add(time.perf_counter() - t0)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 def ask_manager(ctx: HookRequestContext, amount: int) -> PendingHook[Approval]:
     return Approval.pending(ctx=ctx, title=f"Approve a payment of {amount}", timeout_s=3600)
 

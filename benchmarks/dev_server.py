@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from _bench import Row, median, pct, ping_times, print_table
+from _bench import Row, TimedModel, median, pct, ping_times, print_table
 
 from examples.payments.app import app as payments_app
 from examples.payments.stub import stub_reply
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from factorial_aws.core.records import QueueMessage
-    from factorial_aws.llm.base import ModelRequest, ModelResponse
 
 DEFAULT_TASKS = 200
 DEFAULT_STARTS = 3
@@ -132,6 +131,10 @@ class Probe:
         self.print_s = 0.0
         self.busy = False  # the worker is handling a message
 
+    def add_model_time(self, seconds: float) -> None:
+        """Time the stub model took (over HTTP) during the turn in progress."""
+        self.model_s += seconds
+
     def begin(self, name: str) -> Phase:
         with self.cond:
             self.phase = Phase(name)
@@ -182,25 +185,6 @@ class Probe:
         return now
 
 
-class TimedModel:
-    """The dev server's model client, timed (the stub model server, over HTTP)."""
-
-    def __init__(self, inner: Any, probe: Probe) -> None:
-        self.inner = inner
-        self.probe = probe
-
-    async def complete(self, request: ModelRequest) -> ModelResponse:
-        t0 = time.perf_counter()
-        try:
-            response: ModelResponse = await self.inner.complete(request)
-            return response
-        finally:
-            self.probe.model_s += time.perf_counter() - t0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
 class ProbedDevServer(DevServer):
     """The dev server with timers around its parts; it runs exactly as ``DevServer`` does."""
 
@@ -219,7 +203,7 @@ class ProbedDevServer(DevServer):
     def _model(self) -> Any:
         t0 = time.perf_counter()
         try:
-            return TimedModel(super()._model(), self.probe)
+            return TimedModel(super()._model(), self.probe.add_model_time)
         finally:
             self.spans["model"] = time.perf_counter() - t0
 

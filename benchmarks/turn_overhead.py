@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from _bench import (
     PAYLOAD_APPROVED,
     Row,
+    TimedModel,
     lookup_rule,
     make_stack,
     median,
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from factorial_aws.core.records import QueueMessage
-    from factorial_aws.llm.base import ModelRequest, ModelResponse
+    from factorial_aws.llm.base import ModelRequest
     from factorial_aws.local.stack import LocalStack
 
 DEFAULT_ITERATIONS = 600
@@ -74,6 +75,10 @@ class Probe:
     current: Turn = field(default_factory=Turn)
     replays: list[tuple[Any, Any, Any, Any]] = field(default_factory=list)
     capture: bool = True
+
+    def add_model_time(self, seconds: float) -> None:
+        """Time the rule model took during the current turn."""
+        self.current.model += seconds
 
     def install(self) -> None:
         claim, run, commit = (
@@ -110,24 +115,8 @@ class Probe:
         runner_module.commit_turn = timed_commit
 
 
-class TimedModel:
-    """The rule model, timed (its time is not the framework's)."""
-
-    def __init__(self, inner: Any, probe: Probe) -> None:
-        self.inner = inner
-        self.probe = probe
-
-    async def complete(self, request: ModelRequest) -> ModelResponse:
-        t0 = time.perf_counter()
-        try:
-            response: ModelResponse = await self.inner.complete(request)
-            return response
-        finally:
-            self.probe.current.model += time.perf_counter() - t0
-
-
 def timed_stack(client: Any, rule: Callable[[ModelRequest], Any], probe: Probe) -> LocalStack:
-    return make_stack(client, rule, wrap=lambda model: TimedModel(model, probe))
+    return make_stack(client, rule, wrap=lambda model: TimedModel(model, probe.add_model_time))
 
 
 def drain_timed(stack: LocalStack, probe: Probe, turns: list[Turn]) -> None:

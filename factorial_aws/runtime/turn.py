@@ -117,12 +117,7 @@ def _settle(st: TurnState, call_id: str, tool_name: str, result: BodyResult) -> 
 
 async def _call_model(st: TurnState) -> Message | TurnOutcome:
     agent = st.agent
-    tools = [
-        t.definition()
-        for t in agent.tools
-        if t.enabled is None
-        or t.enabled(tool_context(t, st.ctx.task_id, agent.name, "", st.ctx.turn, st.ctx.owner_id))
-    ]
+    tools = [t.definition() for t in agent.tools if _offered(st, t.name, "") is not None]
     final = finish.final_output_tool(agent)
     if final is not None:
         tools.append(final)
