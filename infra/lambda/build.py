@@ -157,7 +157,8 @@ def _copy_sources(root: Path, out: Path, app: str) -> int:
 def _install(function: str, out: Path) -> None:
     argv = [
         sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "--root-user-action=ignore", "--no-compile", "--only-binary=:all:", "--platform", PLATFORM, "--implementation", "cp",
+        "--root-user-action=ignore", "--no-compile", "--only-binary=:all:", "--platform", PLATFORM,
+        "--implementation", "cp",
         "--python-version", ".".join(map(str, RUNTIME_VERSION)), "--target", str(out),
         "-r", str(requirements_file(function)),
     ]  # fmt: skip
