@@ -5,7 +5,10 @@ infra/lambda``; ``sam build`` then runs ``make build-<LogicalId>`` with the Make
 file and ``ARTIFACTS_DIR`` set, and the Makefile runs this script with the Lambda runtime's Python
 (3.12). The artifact holds exactly:
 
-- ``factorial_aws/`` (the package, with its Lua scripts) and ``handlers/``;
+- ``factorial_aws/`` (the package, with its Lua scripts) and ``handlers/``. A project made by
+  ``factorial-aws init`` has no ``factorial_aws/`` of its own: the package is then pip-installed
+  without its dependencies from ``FACTORIAL_PACKAGE`` (default ``factorial-aws``; a version
+  specifier, a wheel or a checkout's path);
 - the app named by ``FACTORIAL_APP`` (``module:attribute``, default: the template's ``AppImport``
   default): the package directory holding that module, or the top-level module or package, plus
   the ``__init__.py`` of each enclosing package; nothing else of the repository (no tests, docs,
@@ -46,8 +49,10 @@ RUNTIME_VERSION = (3, 12)
 PLATFORM = "manylinux2014_aarch64"
 #: Function name (as the Makefile passes it) -> template logical id.
 FUNCTIONS = {"api": "ApiFunction", "turn": "TurnFunction", "maintenance": "MaintenanceFunction"}
-#: The repository's directories copied into every artifact, whole (minus caches).
+#: The repository's directories copied into every artifact, whole (minus caches), when present.
 PACKAGES = ("factorial_aws", "handlers")
+#: What pip installs (without dependencies) when the root has no ``factorial_aws/``.
+DEFAULT_PACKAGE_SPEC = "factorial-aws"
 #: Never copied, wherever they are.
 SKIPPED_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
@@ -130,10 +135,20 @@ def app_paths(root: Path, app: str) -> list[Path]:
     return [*(p for p in inits if (root / p).is_file()), package]
 
 
+def package_spec(root: Path) -> str | None:
+    """What pip installs for the package: None when ``root`` has ``factorial_aws/`` (copied)."""
+    if (root / "factorial_aws").is_dir():
+        return None
+    return os.environ.get("FACTORIAL_PACKAGE", "").strip() or DEFAULT_PACKAGE_SPEC
+
+
 def source_files(root: Path, app: str) -> list[Path]:
     """Every file of the repository the artifact holds (relative to ``root``), sorted."""
+    if not (root / "handlers").is_dir():
+        raise BuildError(f"no handlers/ in {root} (copy it from the factorial_aws repository)")
     files: set[Path] = set()
-    for top in [*(Path(p) for p in PACKAGES), *app_paths(root, app)]:
+    present = [Path(p) for p in PACKAGES if (root / p).is_dir()]
+    for top in [*present, *app_paths(root, app)]:
         if (root / top).is_file():
             files.add(top)
             continue
@@ -154,7 +169,13 @@ def _copy_sources(root: Path, out: Path, app: str) -> int:
     return len(files)
 
 
-def _install(function: str, out: Path) -> None:
+def _install(function: str, out: Path, root: Path) -> None:
+    spec = package_spec(root)
+    if spec is not None:  # pure Python: no platform flags, and a path or sdist may be built
+        package = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                   "--root-user-action=ignore", "--no-compile", "--no-deps", "--target", str(out),
+                   spec]  # fmt: skip
+        subprocess.run(package, check=True)  # noqa: S603 (this interpreter's pip)
     argv = [
         sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
         "--root-user-action=ignore", "--no-compile", "--only-binary=:all:", "--platform", PLATFORM,
@@ -189,7 +210,7 @@ def build(
     out.mkdir(parents=True, exist_ok=True)
     copied = _copy_sources(root, out, app)
     if deps:
-        _install(function, out)
+        _install(function, out, root)
     if compile_:
         _compile(out)
     print(f"{FUNCTIONS[function]}: {copied} files of factorial_aws/, handlers/ and {app}; "

@@ -194,3 +194,37 @@ def test_a_contents_only_build_copies_exactly_the_listed_files(
     assert proc.returncode == 0, proc.stderr
     on_disk = {p.relative_to(out) for p in out.rglob("*") if p.is_file()}
     assert on_disk == set(build.source_files(ROOT, build.default_app(ROOT)))
+
+
+def test_a_scaffolded_project_builds_its_functions_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`factorial-aws init` copies the template and its build; the package comes from pip."""
+    project = tmp_path / "refunds"
+    made = subprocess.run(
+        [sys.executable, "-m", "factorial_aws", "init", str(project), "--name", "refunds"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    for name in ("Makefile", "build.py", "requirements-turn.txt", "requirements-common.txt"):
+        assert (project / "infra" / "lambda" / name).is_file(), name
+    config = tomllib.loads((project / "samconfig.toml").read_text())["default"]
+    assert "manifest" not in config["build"]["parameters"]  # it would be taken as the Makefile
+    build = build_module()
+    monkeypatch.delenv("FACTORIAL_APP", raising=False)
+    monkeypatch.delenv("FACTORIAL_PACKAGE", raising=False)
+    assert build.default_app(project) == "app:app"
+    assert build.package_spec(project) == "factorial-aws"
+    assert build.package_spec(ROOT) is None  # the repository copies its own package
+    out = tmp_path / "turn"
+    proc = subprocess.run(
+        [sys.executable, str(project / "infra" / "lambda" / "build.py"), "turn", str(out),
+         "--no-deps", "--no-compile"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    shipped = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    assert shipped == {
+        "app.py",
+        *(f"handlers/{h}" for h in ("__init__.py", "api.py", "turn.py", "maintenance.py")),
+    }
