@@ -79,3 +79,11 @@ def test_artifacts_smoke_build_prints_each_functions_sizes() -> None:
         assert re.search(
             rf"^{name}: tests/docs/benchmarks/infra in it\s+none\s+none\s+ok", out, re.M
         )
+
+
+def test_turn_memory_runs_tasks_through_the_turn_handler() -> None:
+    out = run("turn_memory.py", "--tasks", "1")
+    assert "turn_memory:" in out
+    assert HEADER.search(out), out
+    assert re.search(r"^tasks of 3 turns and 1 hook completed \(of 1\)\s+1\s", out, re.M), out
+    assert re.search(r"^  turns run through handlers.turn.handler\s+3\s", out, re.M), out
