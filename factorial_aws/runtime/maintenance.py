@@ -2,10 +2,17 @@
 
 It reads the due part of each global index shard (cost proportional to what is due) and repairs:
 time waits whose wake message never came, hooks past their expiry, turn messages that were lost
-(a crash between commit and send), leases that lapsed with no message left to reclaim them,
-finished trees whose keys should get their TTL, and expiring trees whose tasks should leave the
-owner index. Every repair is a transition that does nothing when it is not needed, so running the
-sweep twice, or beside the normal path, is safe.
+(a crash between commit and send), leases that lapsed (a worker or the store died mid-turn: the
+task's dispatch entry is scored at its lease expiry while it runs), finished trees whose keys
+should get their TTL, and expiring trees whose tasks should leave the owner index. Every repair
+is a transition that does nothing when it is not needed, so running the sweep twice, or beside
+the normal path, is safe.
+
+The dispatch index holds one entry per queued or running task, moved by the task's own
+transitions (store/tasks.py), so the sweep reads only what is due: a message that was not consumed
+in time, or a lease that lapsed. It never drops the entry of a task that still needs one: a
+re-sent turn's entry is moved to a later check (the claim moves it again), a live lease's entry
+to the lease's expiry.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from factorial_aws.store import keys
 from factorial_aws.store.control import expire_tree, reclaim_lapsed_lease, wake_task
 from factorial_aws.store.hooks import expire_hook
 from factorial_aws.store.inbox import from_ms
+from factorial_aws.store.scripts import IndexMove
+from factorial_aws.store.tasks import dispatch_key, lease_score
 from factorial_aws.store.views import tree_owners
 
 if TYPE_CHECKING:
@@ -90,25 +99,52 @@ def _expiries(
 def _dispatches(
     sc: StoreContext, d: Dispatcher, key: str, now: int, limit: int, report: SweepReport
 ) -> None:
-    for member in _due(sc, key, now, limit):
-        task_id, _, want = member.partition(" ")
-        fields = ["status", "seq", "lease", "queued_at"]
-        status, seq, lease, queued_at = sc.client.hmget(keys.task(task_id), fields)
-        current = int(seq or 0)
-        if status == b"queued" and int(queued_at or 0) > now:  # a retry still backing off
-            sc.client.zadd(key, {member: int(queued_at or 0) + sc.settings.dispatch_grace_ms})
+    raw: list[tuple[bytes, float]] = sc.client.zrangebyscore(  # type: ignore[assignment]
+        key, 0, now, start=0, num=limit, withscores=True
+    )
+    for member_bytes, score in raw:
+        member = member_bytes.decode()
+        task_id = member.partition(" ")[0]
+        if task_id != member:  # an entry of the older "<task_id> <seq>" kind
+            sc.client.zadd(dispatch_key(task_id), {task_id: now}, nx=True)  # seen next pass
+            _drop(sc, key, member)
             continue
-        if status == b"queued" and want in ("*", str(current)):
-            d.turn(task_id, current)
-            report.redispatched += 1
-        elif status == b"running" and int(lease or 0) <= now:
-            new_seq = reclaim_lapsed_lease(sc, task_id)
-            if new_seq:
-                d.turn(task_id, new_seq)
-                report.reclaimed += 1
-        else:
-            report.dropped += 1
-        _drop(sc, key, member)
+        _dispatch_one(sc, d, task_id, score, now, report)
+
+
+def _dispatch_one(
+    sc: StoreContext, d: Dispatcher, task_id: str, score: float, now: int, report: SweepReport
+) -> None:
+    """A due entry: the task's turn message was not consumed in time, or its lease lapsed."""
+    fields = ["status", "seq", "lease", "queued_at", "fence"]
+    values: list[bytes | None] = sc.client.hmget(keys.task(task_id), fields)  # type: ignore[assignment]
+    status, seq, lease, queued_at, fence = (v.decode() if v else None for v in values)
+    key, grace = dispatch_key(task_id), sc.settings.dispatch_grace_ms
+
+    def move(new: float | None) -> None:
+        sc.scripts.move(IndexMove(key, task_id, score, new))
+
+    if status == "queued":
+        waited = now - int(queued_at or 0)
+        if waited < 0:  # a retry still backing off
+            move(int(queued_at or 0) + grace)
+            return
+        d.turn(task_id, int(seq or 0))
+        report.redispatched += 1
+        # keep it findable: the claim moves the entry; if this message is lost too, look again
+        # (later each time, so a long queue backlog is not flooded with duplicates)
+        move(now + max(grace, waited))
+    elif status == "running":
+        if int(lease or 0) > now:  # a live lease is never taken over: look again when it lapses
+            move(lease_score(int(lease or 0)))
+            return
+        new_seq = reclaim_lapsed_lease(sc, task_id, int(fence or 0))
+        if new_seq:
+            d.turn(task_id, new_seq)
+            report.reclaimed += 1
+    else:  # parked, ended or gone: a wake that might have happened did not
+        move(None)
+        report.dropped += 1
 
 
 def _trees(sc: StoreContext, key: str, now: int, limit: int, report: SweepReport) -> None:

@@ -94,9 +94,11 @@ def run_full_life(client: Any) -> None:
     stack.run_due()
     c.cancel_task(other.task_id)
     third = c.create_task("lead", "third")
-    from factorial_aws.store.tasks import claim_turn
+    from factorial_aws.store.tasks import Claimed, claim_turn, renew_lease
 
-    claim_turn(stack.store, third.task_id, 1)  # a turn that dies holding its lease
+    claim = claim_turn(stack.store, third.task_id, 1)  # a turn that dies holding its lease
+    assert isinstance(claim, Claimed)
+    assert renew_lease(stack.store, claim)  # after one heartbeat
     stack.queue._heap.clear()
     clock.advance(120)  # past the lease and the dispatch grace period
     report = stack.sweep()  # reclaim_lapsed_lease + gc
