@@ -55,7 +55,15 @@ class IndexMove(NamedTuple):
     new: float | None = None
 
 
-IndexOp = IndexWrite | IndexMove
+class IndexDrop(NamedTuple):
+    """Remove a global index member (ZREM), pipelined in front of a transition: an entry the
+    transition makes useless (a hook expiry or a wake the turn consumed)."""
+
+    key: str
+    member: str
+
+
+IndexOp = IndexWrite | IndexMove | IndexDrop
 
 
 def _lua_dir() -> Any:
@@ -120,6 +128,8 @@ class Scripts:
         for op in index:
             if isinstance(op, IndexMove):
                 self._evalsha(pipe, "move_index_entry", [op.key], _move_args(op))
+            elif isinstance(op, IndexDrop):
+                pipe.zrem(op.key, op.member)
             else:
                 pipe.zadd(op.key, {op.member: op.score}, nx=op.keep_first)
         self._evalsha(pipe, name, keys, args)

@@ -241,3 +241,7 @@ def test_the_dispatch_index_holds_only_tasks_in_flight_and_ends_empty_without_a_
     assert all(stack.control.get_task(t).status == "completed" for t in tasks)
     assert biggest > 0
     assert dispatch_entries(stack) == {}  # every entry was removed by a transition, none swept
+    # and the hooks' expiry entries and the naps' due entries went with the turns that used them
+    for shard in range(keys.SHARDS):
+        assert stack.client.zcard(keys.expiry_index(shard)) == 0
+        assert stack.client.zcard(keys.due_index(shard)) == 0

@@ -185,9 +185,10 @@ def test_the_store_killed_mid_turn_ends_with_the_task_completed(
         return "done"
 
     app = App([Agent(name="p", instructions="i", model="m", tools=[pull_the_plug])])
-    rule = lambda r: (
-        "ok" if r.messages[-1].role == "tool" else [ScriptedModel.call("pull_the_plug")]
-    )
+
+    def rule(req: Any) -> Any:
+        return "ok" if req.messages[-1].role == "tool" else [ScriptedModel.call("pull_the_plug")]
+
     client = connect(persistent.url(), retry=Retry(NoBackoff(), 1), socket_timeout=2)
     stack = LocalStack(
         app,
