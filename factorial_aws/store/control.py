@@ -286,8 +286,14 @@ def expire_tree(sc: StoreContext, root_id: str) -> bool:
         task_keys = [k for k, t in found.items() if t is not None]
         task_ids: list[Arg] = [t for t in found.values() if t is not None]
         others = [k for k, t in found.items() if t is None]
+        listed = set(full)
+        parts = sorted(
+            {k for t in task_ids for k in keys.task_key_set(str(t))[1:] if k not in listed}
+        )
         args: list[Arg] = [sc.settings.tree_ttl_s, len(found), len(task_ids), *task_ids]
-        res = _call(sc, "expire_tree", root_id, [registry, *task_keys, *others], args)
+        args.append(len(parts))
+        ks = [registry, *task_keys, *others, *parts]
+        res = _call(sc, "expire_tree", root_id, ks, args)
         if res[0] != "retry":
             return bool(res[0] == "expiring")
     raise StoreUnavailableError(f"expire_tree on {root_id}: the tree kept growing")
