@@ -191,7 +191,7 @@ def life_rows(client: Any, label: str) -> list[Row]:
                 f"{others.trips} rt",
             )
         )
-    rows.append(Row(f"  tree GC by the sweep, per finished tree (TTL, unlist){label}", f"{gc} rt"))
+    rows.append(Row(f"  tree GC of a lone tree (batched per shard and pass){label}", f"{gc} rt"))
     rows.append(Row(f"  sweep pass over empty indexes (fixed, per pass){label}", f"{fixed} rt"))
     return rows
 

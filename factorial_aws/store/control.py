@@ -31,7 +31,7 @@ from factorial_aws.store.scripts import IndexMove, IndexWrite, decode
 from factorial_aws.store.tasks import dispatch_intent, dispatch_key, lease_score
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
     from datetime import datetime
 
     from factorial_aws.store.base import StoreContext
@@ -281,19 +281,23 @@ def expire_tree(sc: StoreContext, root_id: str) -> bool:
     registry = keys.registry(root_id)
     for _ in range(ATTEMPTS):
         (members,) = _read(sc, lambda p: p.smembers(registry))
-        full = sorted(keys.from_registry_member(root_id, _text(m)) for m in members)
-        found = {k: keys.task_id_of(k) for k in full}
-        task_keys = [k for k, t in found.items() if t is not None]
-        task_ids: list[Arg] = [t for t in found.values() if t is not None]
-        others = [k for k, t in found.items() if t is None]
-        listed = set(full)
-        parts = sorted(
-            {k for t in task_ids for k in keys.task_key_set(str(t))[1:] if k not in listed}
-        )
-        args: list[Arg] = [sc.settings.tree_ttl_s, len(found), len(task_ids), *task_ids]
-        args.append(len(parts))
-        ks = [registry, *task_keys, *others, *parts]
+        ks, args = expire_tree_call(sc, root_id, members)
         res = _call(sc, "expire_tree", root_id, ks, args)
         if res[0] != "retry":
             return bool(res[0] == "expiring")
     raise StoreUnavailableError(f"expire_tree on {root_id}: the tree kept growing")
+
+
+def expire_tree_call(
+    sc: StoreContext, root_id: str, members: Iterable[Any]
+) -> tuple[list[str], list[Arg]]:
+    """KEYS and ARGV (after now_ms) of expire_tree.lua for the registry members read."""
+    full = sorted(keys.from_registry_member(root_id, _text(m)) for m in members)
+    found = {k: keys.task_id_of(k) for k in full}
+    task_keys = [k for k, t in found.items() if t is not None]
+    task_ids: list[Arg] = [t for t in found.values() if t is not None]
+    others = [k for k, t in found.items() if t is None]
+    listed = set(full)
+    parts = sorted({k for t in task_ids for k in keys.task_key_set(str(t))[1:] if k not in listed})
+    args: list[Arg] = [sc.settings.tree_ttl_s, len(found), len(task_ids), *task_ids, len(parts)]
+    return [keys.registry(root_id), *task_keys, *others, *parts], args

@@ -153,6 +153,32 @@ class Scripts:
             raise StoreUnavailableError(f"{name}: {last}")
         return list(decode(last))
 
+    def call_many(
+        self, name: str, calls: Sequence[tuple[Sequence[str], Sequence[Arg]]]
+    ) -> list[list[Any]]:
+        """Run one transition on many trees in one pipelined round trip (per cluster node);
+        each reply as :meth:`call` would give it."""
+        if not calls:
+            return []
+        pipe = self._client.pipeline(transaction=False)
+        for keys, args in calls:
+            self._evalsha(pipe, name, keys, args)
+        try:
+            results = pipe.execute(raise_on_error=False)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailableError(f"{name}: {exc}") from exc
+        out: list[list[Any]] = []
+        for (keys, args), r in zip(calls, results, strict=True):
+            if isinstance(r, NoScriptError):  # the server forgot it: the Script object reloads
+                out.append(self.call(name, keys, args))
+            elif isinstance(r, ResponseError):
+                raise StateCorruptedError(f"{name}: {r}")
+            elif isinstance(r, Exception):
+                raise StoreUnavailableError(f"{name}: {r}")
+            else:
+                out.append(list(decode(r)))
+        return out
+
     def move(self, op: IndexMove) -> str:
         """Apply one :class:`IndexMove` on its own (one round trip); its outcome."""
         return str(self.call("move_index_entry", [op.key], _move_args(op))[0])
