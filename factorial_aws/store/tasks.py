@@ -238,7 +238,9 @@ def _put_back(sc: StoreContext, claim: NotClaimed, entry: IndexWrite, res: list[
         new = (claim.queued_at_ms or sc.now_ms()) + sc.settings.dispatch_grace_ms
     else:
         new = None
-    sc.scripts.move(IndexMove(entry.key, entry.member, entry.score, new))
+    moved = sc.scripts.move(IndexMove(entry.key, entry.member, entry.score, new))
+    if moved == "absent" and new is not None:  # the claim's own index write was lost
+        sc.client.zadd(entry.key, {entry.member: new}, nx=True)
 
 
 def renew_lease(sc: StoreContext, claim: Claimed) -> int | None:

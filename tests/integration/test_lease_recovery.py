@@ -245,3 +245,20 @@ def test_the_dispatch_index_holds_only_tasks_in_flight_and_ends_empty_without_a_
     for shard in range(keys.SHARDS):
         assert stack.client.zcard(keys.expiry_index(shard)) == 0
         assert stack.client.zcard(keys.due_index(shard)) == 0
+
+
+def test_a_lost_lease_entry_is_written_again_by_the_next_message_that_finds_the_lease(
+    make_stack: StackFactory,
+) -> None:
+    """The claim's index write did not land (another node failed) while its script did: the
+    redelivered message that finds the live lease writes the entry the task needs."""
+    stack = make_stack(_app(), two_steps, lease_ms=5000)
+    task = stack.control.create_task("s", "go")
+    stack.queue._heap.clear()
+    assert isinstance(claim_turn(stack.store, task.task_id, 1), Claimed)
+    stack.client.zrem(dispatch_key(task.task_id), task.task_id)
+    dup = claim_turn(stack.store, task.task_id, 1)
+    assert isinstance(dup, NotClaimed) and dup.reason == "leased"
+    assert dispatch_entries(stack) == {task.task_id: lease_score(lease_of(stack, task.task_id))}
+    stack.clock.advance(7)
+    assert stack.sweep().reclaimed == 1
