@@ -21,6 +21,7 @@ from factorial_aws.store.tasks import (
     Claimed,
     NotClaimed,
     claim_turn,
+    dispatch_key,
     lease_score,
     renew_lease,
 )
