@@ -263,3 +263,33 @@ def test_a_lost_lease_entry_is_written_again_by_the_next_message_that_finds_the_
     assert dispatch_entries(stack) == {task.task_id: lease_score(lease_of(stack, task.task_id))}
     stack.clock.advance(7)
     assert stack.sweep().reclaimed == 1
+
+
+def test_the_sweep_reads_only_what_is_due(make_stack: StackFactory, monkeypatch: Any) -> None:
+    """Tasks in flight (queued within the grace period, running within the lease) cost the sweep
+    nothing but its one read per shard; only the entries that are due are looked at."""
+    from factorial_aws.runtime import maintenance
+
+    looked: list[str] = []
+    real = maintenance._dispatch_one
+
+    def spy(sc: Any, d: Any, task_id: str, *rest: Any) -> None:
+        looked.append(task_id)
+        real(sc, d, task_id, *rest)
+
+    monkeypatch.setattr(maintenance, "_dispatch_one", spy)
+    stack = make_stack(_app(), two_steps, lease_ms=120_000)
+    queued = [stack.control.create_task("s", "go").task_id for _ in range(30)]
+    running = queued[:10]
+    for task_id in running:
+        assert isinstance(claim_turn(stack.store, task_id, 1), Claimed)
+    stack.queue._heap.clear()  # every turn message was lost
+    stack.clock.advance(30)
+    assert stack.sweep().redispatched == 0 and looked == []
+    stack.clock.advance(31)  # the queued ones are due (grace), the running ones are not
+    report = stack.sweep()
+    assert sorted(looked) == sorted(queued[10:]) and report.redispatched == 20
+    stack.clock.advance(60.5)  # their leases lapse; the re-sent ones are not due again yet
+    looked.clear()
+    report = stack.sweep()
+    assert sorted(looked) == sorted(running) and report.reclaimed == 10
