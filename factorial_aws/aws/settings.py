@@ -56,6 +56,8 @@ DEFAULT_LOG_LEVEL = "INFO"
 DEFAULT_SERVICE_NAME = "factorial-aws"
 #: Added to the turn function timeout when ``FACTORIAL_LEASE_S`` is not set.
 LEASE_MARGIN_S = 60
+#: Lambda's longest function timeout.
+MAX_LAMBDA_TIMEOUT_S = 900
 
 _LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -170,7 +172,10 @@ class Settings:
         defaults = StoreSettings()
         lease_s = self.effective_lease_s(turn_timeout_s)
         return StoreSettings(
-            lease_ms=defaults.lease_ms if lease_s is None else lease_s * 1000,
+            # Lambda ends a turn at its timeout, so a lease of the timeout + a margin is never
+            # cut short and needs no renewal (unknown timeout: Lambda's maximum, 900 s)
+            lease_ms=(MAX_LAMBDA_TIMEOUT_S + LEASE_MARGIN_S if lease_s is None else lease_s) * 1000,
+            lease_renew_ms=0,
             tree_ttl_s=self.task_ttl_s,
             max_payload_bytes=self.max_payload_bytes,
             max_context_bytes=defaults.max_context_bytes,

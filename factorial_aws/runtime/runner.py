@@ -4,10 +4,18 @@ claim -> run the pure turn -> commit -> dispatch. The incoming message must be a
 after ``handle`` returns: if the process dies after the commit and before the dispatch, the message
 is redelivered, its ``seq`` is stale, and the runner re-sends the turn message the commit called
 for instead of running the turn again.
+
+If the worker (or the store) dies after the claim, nothing is lost either: the claim scored the
+task's dispatch entry at its lease expiry, so the maintenance sweep reclaims the task and sends
+its turn once the lease lapses, whether or not the queue ever redelivers the message. While a turn
+runs, the runner renews its lease every ``StoreSettings.lease_renew_ms`` (when not 0), so a short
+lease does not cut a long turn off.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,7 +27,7 @@ from factorial_aws.runtime.turn import run_turn
 from factorial_aws.store.commit import commit_turn
 from factorial_aws.store.control import wake_task
 from factorial_aws.store.hooks import expire_hook
-from factorial_aws.store.tasks import Claimed, NotClaimed, StaleCommit, claim_turn
+from factorial_aws.store.tasks import Claimed, NotClaimed, StaleCommit, claim_turn, renew_lease
 
 if TYPE_CHECKING:
     from factorial_aws.agents.agent import App
@@ -89,13 +97,34 @@ class TurnRunner:
             return await self._run_bound(claim)
 
     async def _run_bound(self, claim: Claimed) -> str:
-        outcome = await self._outcome(claim)
+        every_ms = self.store.settings.lease_renew_ms
+        heartbeat = asyncio.create_task(self._heartbeat(claim, every_ms)) if every_ms else None
+        try:
+            outcome = await self._outcome(claim)
+        finally:
+            if heartbeat is not None:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
         committed = commit_turn(self.store, claim, outcome)
         if isinstance(committed, StaleCommit):
             log.warning("turn of %s lost its lease; its commit was refused", claim.task_id)
             return "stale_commit"
         self.dispatcher.after_commit(committed, outcome)
         return committed.status
+
+    async def _heartbeat(self, claim: Claimed, every_ms: int) -> None:
+        """Renew the lease every ``every_ms`` until cancelled (the turn ended) or lost."""
+        while True:
+            await asyncio.sleep(every_ms / 1000)
+            try:
+                lease = renew_lease(self.store, claim)
+            except Exception:
+                log.warning("could not renew the lease of %s", claim.task_id, exc_info=True)
+                continue
+            if lease is None:
+                log.warning("turn of %s lost its lease while running", claim.task_id)
+                return
 
     async def _outcome(self, claim: Claimed) -> TurnOutcome:
         try:

@@ -22,7 +22,11 @@ class StoreSettings:
     """Limits and lifetimes.
 
     Args:
-        lease_ms: how long a claimed turn owns its task before another claim may take it over.
+        lease_ms: how long a claimed turn owns its task before another claim (or the
+            maintenance sweep) may take it over. The default fits a runtime that renews it
+            (``lease_renew_ms``); on Lambda it is the function timeout + a margin, not renewed.
+        lease_renew_ms: how often a running turn renews its lease (a heartbeat; 0: never, the
+            lease then has to outlast the longest turn). Well under ``lease_ms``.
         tree_ttl_s: how long a finished task tree stays readable before Redis removes it.
         max_payload_bytes: the largest hook payload accepted (encoded JSON).
         max_context_bytes: the largest encoded task context accepted.
@@ -30,7 +34,8 @@ class StoreSettings:
             maintenance sweep re-sends it.
     """
 
-    lease_ms: int = 15 * 60 * 1000
+    lease_ms: int = 30 * 1000
+    lease_renew_ms: int = 10 * 1000
     tree_ttl_s: int = 7 * 24 * 3600
     max_payload_bytes: int = 64 * 1024
     max_context_bytes: int = 4 * 1024 * 1024

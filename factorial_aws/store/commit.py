@@ -1,9 +1,14 @@
 """``commit_turn``: write what one turn decided, in one script call guarded by the fence.
 
 This module turns a ``TurnOutcome`` into the script's KEYS/ARGV (docs: commit_turn.lua's header)
-and the index entries pipelined in front of it: a dispatch intent for whatever may become runnable,
-the wake time of a time wait, the expiry of each new hook, a GC entry when a task ends, and an
-owner-index entry for each spawned child of an owned task (children inherit the owner).
+and the index entries pipelined in front of it: the task's dispatch-index entry moved to its next
+due time (continue, retry) or removed (a park or an end: only if it is still the lease entry the
+claim wrote; anything that arrived during the turn re-scored it, and then it stays), one for each
+spawned child and for a parent a finished child may wake, the wake time of a time wait, the
+expiry of each new hook, a GC entry when a task ends, and an owner-index entry for each spawned
+child of an owned task (children inherit the owner). The expiry entries of the hooks whose
+outcome the turn consumed, and the due entry of a time wait it woke from, are removed in the same
+pipeline: the sweep never has to find them.
 """
 
 from __future__ import annotations
@@ -27,8 +32,14 @@ from factorial_aws.core.records import ChildSpec, HookRequest, TaskContext, init
 from factorial_aws.errors import StateCorruptedError
 from factorial_aws.store import keys
 from factorial_aws.store.base import StoreContext, to_ms
-from factorial_aws.store.scripts import IndexWrite
-from factorial_aws.store.tasks import Claimed, Committed, StaleCommit, dispatch_intent
+from factorial_aws.store.scripts import ANY_LEASE, IndexDrop, IndexMove, IndexOp, IndexWrite
+from factorial_aws.store.tasks import (
+    Claimed,
+    Committed,
+    StaleCommit,
+    dispatch_intent,
+    dispatch_key,
+)
 
 
 def _hook_fields(req: HookRequest) -> dict[str, str]:
@@ -96,10 +107,21 @@ def _detail(outcome: TurnOutcome) -> str:
     return json.dumps(detail, separators=(",", ":"))
 
 
-def _index(sc: StoreContext, claimed: Claimed, outcome: TurnOutcome) -> list[IndexWrite]:
+def _index(sc: StoreContext, claimed: Claimed, outcome: TurnOutcome) -> list[IndexOp]:
     task_id, shard = claimed.task_id, keys.shard_of(ids.root_of(claimed.task_id))
-    delay = int(outcome.delay_s * 1000) if isinstance(outcome, Retry) else 0
-    index = [dispatch_intent(sc, task_id, claimed.seq + 1, delay)]
+    index: list[IndexOp] = []
+    if outcome.kind in ("continue", "retry"):
+        delay = int(outcome.delay_s * 1000) if isinstance(outcome, Retry) else 0
+        index.append(dispatch_intent(sc, task_id, claimed.seq + 1, delay))
+    else:
+        index.append(IndexMove(dispatch_key(task_id), task_id, ANY_LEASE))
+    consumed = claimed.turn_input
+    index += [IndexDrop(keys.expiry_index(shard), u.hook_id) for u in consumed.hook_updates]
+    index += [
+        IndexDrop(keys.due_index(shard), f"{task_id} {w.wait_id}")
+        for w in consumed.wakes
+        if not w.children
+    ]
     index += [dispatch_intent(sc, c.task_id, 1) for c in outcome.spawned]
     if claimed.owner:
         now = sc.now_ms()

@@ -10,6 +10,7 @@ Results are small frozen dataclasses or ints; ``not_found`` raises :class:`TaskN
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,17 +27,21 @@ from factorial_aws.errors import (
 from factorial_aws.store import keys
 from factorial_aws.store.base import to_ms
 from factorial_aws.store.inbox import from_ms
-from factorial_aws.store.scripts import IndexWrite, decode
-from factorial_aws.store.tasks import dispatch_intent
+from factorial_aws.store.scripts import IndexMove, IndexWrite, decode
+from factorial_aws.store.tasks import dispatch_intent, dispatch_key, lease_score
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
     from datetime import datetime
 
     from factorial_aws.store.base import StoreContext
     from factorial_aws.store.scripts import Arg
 
 ATTEMPTS = 5
+_PARKED_OR_ENDED = frozenset(
+    {"waiting_hook", "waiting_time", "waiting_children", "completed", "failed", "cancelled"}
+)
+log = logging.getLogger("factorial_aws.store")
 
 
 @dataclass(frozen=True)
@@ -96,12 +101,18 @@ def wake_task(sc: StoreContext, task_id: str, wait_id: str, fired_at: datetime) 
     """Wake a task parked on the time wait ``wait_id``; any other wake is stale and does nothing."""
     _check_id(task_id)
     ks = [keys.task(task_id), keys.inbox(task_id), keys.events(task_id)]
-    # a dispatch intent first: if the caller dies before sending the turn, the sweep sends it
-    intent = [dispatch_intent(sc, task_id)]
-    res = _call(sc, "wake_task", task_id, ks, [wait_id, to_ms(fired_at)], intent)
+    # the task's dispatch entry first: if the caller dies before sending the turn, the sweep
+    # sends it. A wake that did not wake (early, or stale for a parked or ended task) takes it
+    # back, if it is still the one written here.
+    intent = dispatch_intent(sc, task_id)
+    res = _call(sc, "wake_task", task_id, ks, [wait_id, to_ms(fired_at)], [intent])
+    if res[0] == "woke":
+        return WakeResult(woke=True, seq=int(res[1]))
+    if res[0] == "early" or res[1] in _PARKED_OR_ENDED:
+        sc.scripts.move(IndexMove(intent.key, intent.member, intent.score))
     if res[0] == "early":
         return WakeResult(False, 0, early_until=from_ms(res[1]))
-    return WakeResult(woke=True, seq=int(res[1])) if res[0] == "woke" else WakeResult(False, 0)
+    return WakeResult(False, 0)
 
 
 def steer_task(sc: StoreContext, task_id: str, text: str) -> None:
@@ -149,8 +160,18 @@ def reclaim_lapsed_lease(sc: StoreContext, task_id: str, fence: int | None = Non
     _check_id(task_id)
     ks = [keys.task(task_id), keys.events(task_id)]
     args: list[Arg] = ["" if fence is None else fence]
-    res = _call(sc, "reclaim_lapsed_lease", task_id, ks, args, [dispatch_intent(sc, task_id)])
-    return int(res[1]) if res[0] == "requeued" else 0
+    intent = dispatch_intent(sc, task_id)
+    res = _call(sc, "reclaim_lapsed_lease", task_id, ks, args, [intent])
+    if res[0] == "requeued":
+        return int(res[1])
+    # put the entry back as the task needs it, if it is still the one written here
+    if res[0] == "live":
+        sc.scripts.move(
+            IndexMove(intent.key, intent.member, intent.score, lease_score(int(res[1])))
+        )
+    elif res[0] == "not_running" and res[1] in _PARKED_OR_ENDED:
+        sc.scripts.move(IndexMove(intent.key, intent.member, intent.score))
+    return 0
 
 
 @dataclass(frozen=True)
@@ -227,10 +248,23 @@ def cancel_task(
         if res[0] == "finished":
             raise TaskFinishedError(f"task {task_id} is {res[1]}")
         if res[0] == "cancelled":
+            _forget_dispatch(sc, res[1])
             return CancelResult(cancelled=tuple(res[1]), parent_seq=int(res[2]))
         if res[0] != "retry":
             raise StateCorruptedError(f"cancel_task on {task_id}: {res[0]}")
     raise StoreUnavailableError(f"cancel_task on {task_id}: the subtree kept changing")
+
+
+def _forget_dispatch(sc: StoreContext, task_ids: Sequence[str]) -> None:
+    """Remove the dispatch entries of cancelled tasks (a cancelled task never runs again). One
+    pipelined round trip; if it fails, the sweep drops the entries when they come due."""
+    pipe = sc.client.pipeline(transaction=False)
+    for task_id in task_ids:
+        pipe.zrem(dispatch_key(task_id), task_id)
+    try:
+        pipe.execute()
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        log.warning("cancelled %s; its dispatch entries are left to the sweep: %s", task_ids, exc)
 
 
 def expire_tree(sc: StoreContext, root_id: str) -> bool:
@@ -247,13 +281,23 @@ def expire_tree(sc: StoreContext, root_id: str) -> bool:
     registry = keys.registry(root_id)
     for _ in range(ATTEMPTS):
         (members,) = _read(sc, lambda p: p.smembers(registry))
-        full = sorted(keys.from_registry_member(root_id, _text(m)) for m in members)
-        found = {k: keys.task_id_of(k) for k in full}
-        task_keys = [k for k, t in found.items() if t is not None]
-        task_ids: list[Arg] = [t for t in found.values() if t is not None]
-        others = [k for k, t in found.items() if t is None]
-        args: list[Arg] = [sc.settings.tree_ttl_s, len(found), len(task_ids), *task_ids]
-        res = _call(sc, "expire_tree", root_id, [registry, *task_keys, *others], args)
+        ks, args = expire_tree_call(sc, root_id, members)
+        res = _call(sc, "expire_tree", root_id, ks, args)
         if res[0] != "retry":
             return bool(res[0] == "expiring")
     raise StoreUnavailableError(f"expire_tree on {root_id}: the tree kept growing")
+
+
+def expire_tree_call(
+    sc: StoreContext, root_id: str, members: Iterable[Any]
+) -> tuple[list[str], list[Arg]]:
+    """KEYS and ARGV (after now_ms) of expire_tree.lua for the registry members read."""
+    full = sorted(keys.from_registry_member(root_id, _text(m)) for m in members)
+    found = {k: keys.task_id_of(k) for k in full}
+    task_keys = [k for k, t in found.items() if t is not None]
+    task_ids: list[Arg] = [t for t in found.values() if t is not None]
+    others = [k for k, t in found.items() if t is None]
+    listed = set(full)
+    parts = sorted({k for t in task_ids for k in keys.task_key_set(str(t))[1:] if k not in listed})
+    args: list[Arg] = [sc.settings.tree_ttl_s, len(found), len(task_ids), *task_ids, len(parts)]
+    return [keys.registry(root_id), *task_keys, *others, *parts], args

@@ -67,7 +67,8 @@ def schemas(any_id: str) -> str:
 
 def registry(any_id: str) -> str:
     """The set of every key of the tree (for TTL cleanup), as members relative to the tree's
-    prefix (``t:<id>``, ``h:<id>``...; the Lua helper ``registry_member`` strips it)."""
+    prefix (``t:<id>``, ``h:<id>``, ``schemas``; the Lua helper ``registry_member`` strips it).
+    A task's member ``t:<id>`` stands for all its keys (:func:`task_key_set`)."""
     return f"{PREFIX}:{tag(any_id)}:keys"
 
 
@@ -82,6 +83,11 @@ def task_id_of(key: str) -> str | None:
     if not sep or not is_valid_id(task_id):
         return None
     return task_id if key == task(task_id) else None
+
+
+def task_key_set(task_id: str) -> list[str]:
+    """Every key of one task (its hash first): the registry's ``t:<id>`` member stands for all."""
+    return [*task_keys(task_id), task_hooks(task_id), kids(task_id), join(task_id)]
 
 
 def task_keys(task_id: str) -> list[str]:

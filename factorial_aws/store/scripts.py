@@ -40,6 +40,32 @@ class IndexWrite(NamedTuple):
     keep_first: bool = False
 
 
+#: ``IndexMove.expected`` for "any lease entry" (a running task's entry; its score ends in .5).
+ANY_LEASE = "lease"
+
+
+class IndexMove(NamedTuple):
+    """Re-score (``new``) or remove (``new=None``) a global index member only if its score is
+    still ``expected`` (a number, or :data:`ANY_LEASE`): ``move_index_entry.lua``, pipelined in
+    front of a transition like an :class:`IndexWrite`."""
+
+    key: str
+    member: str
+    expected: float | str
+    new: float | None = None
+
+
+class IndexDrop(NamedTuple):
+    """Remove a global index member (ZREM), pipelined in front of a transition: an entry the
+    transition makes useless (a hook expiry or a wake the turn consumed)."""
+
+    key: str
+    member: str
+
+
+IndexOp = IndexWrite | IndexMove | IndexDrop
+
+
 def _lua_dir() -> Any:
     return resources.files("factorial_aws.store") / "lua"
 
@@ -89,37 +115,107 @@ class Scripts:
             raise StateCorruptedError(f"{name}: {exc}") from exc
 
     def call_indexed(
-        self, name: str, keys: Sequence[str], args: Sequence[Arg], index: Sequence[IndexWrite]
+        self, name: str, keys: Sequence[str], args: Sequence[Arg], index: Sequence[IndexOp]
     ) -> list[Any]:
         """Write global index entries, then run a transition, in one pipelined round trip.
 
-        The index entries go first, so a crash leaves a stale entry (the sweep drops it), never a
-        missing one. They live in other slots, which is why they cannot be inside the script.
+        The index entries go first, so a crash leaves a stale entry, never a missing one. They
+        live in other slots, which is why they cannot be inside the script.
         """
         if not index:
             return self.call(name, keys, args)
-        script = self._scripts[name]
         pipe = self._client.pipeline(transaction=False)
-        for entry in index:
-            pipe.zadd(entry.key, {entry.member: entry.score}, nx=entry.keep_first)
-        options: dict[str, Any] = {}
-        if isinstance(self._client, RedisCluster):
-            # Name the node: otherwise redis-py's cluster pipeline asks the server for the
-            # script's keys (COMMAND GETKEYS) first, one more round trip per transition.
-            options["target_nodes"] = self._client.get_node_from_key(keys[0])  # type: ignore[no-untyped-call]
-        pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args, **options)
+        for op in index:
+            if isinstance(op, IndexMove):
+                self._evalsha(pipe, "move_index_entry", [op.key], _move_args(op))
+            elif isinstance(op, IndexDrop):
+                pipe.zrem(op.key, op.member)
+            else:
+                pipe.zadd(op.key, {op.member: op.score}, nx=op.keep_first)
+        self._evalsha(pipe, name, keys, args)
         try:
             results = pipe.execute(raise_on_error=False)
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise StoreUnavailableError(f"{name}: {exc}") from exc
-        for r in results[:-1]:
-            if isinstance(r, Exception):
-                raise StoreUnavailableError(f"index write before {name}: {r}")
-        last = results[-1]
+        *before, last = results
+        redo = [
+            op
+            for op, r in zip(index, before, strict=True)
+            if _needs_redo(name, op, r) and isinstance(op, IndexMove)
+        ]
         if isinstance(last, NoScriptError):  # the server forgot it: the Script object reloads
-            return self.call(name, keys, args)
+            last = self._call_raw(name, keys, args)
+        for op in redo:  # an index script the server forgot: after the transition, on its own
+            self.move(op)
         if isinstance(last, ResponseError):
             raise StateCorruptedError(f"{name}: {last}")
         if isinstance(last, Exception):
             raise StoreUnavailableError(f"{name}: {last}")
         return list(decode(last))
+
+    def call_many(
+        self, name: str, calls: Sequence[tuple[Sequence[str], Sequence[Arg]]]
+    ) -> list[list[Any]]:
+        """Run one transition on many trees in one pipelined round trip (per cluster node);
+        each reply as :meth:`call` would give it."""
+        if not calls:
+            return []
+        pipe = self._client.pipeline(transaction=False)
+        for keys, args in calls:
+            self._evalsha(pipe, name, keys, args)
+        try:
+            results = pipe.execute(raise_on_error=False)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailableError(f"{name}: {exc}") from exc
+        out: list[list[Any]] = []
+        for (keys, args), r in zip(calls, results, strict=True):
+            if isinstance(r, NoScriptError):  # the server forgot it: the Script object reloads
+                out.append(self.call(name, keys, args))
+            elif isinstance(r, ResponseError):
+                raise StateCorruptedError(f"{name}: {r}")
+            elif isinstance(r, Exception):
+                raise StoreUnavailableError(f"{name}: {r}")
+            else:
+                out.append(list(decode(r)))
+        return out
+
+    def move(self, op: IndexMove) -> str:
+        """Apply one :class:`IndexMove` on its own (one round trip); its outcome."""
+        return str(self.call("move_index_entry", [op.key], _move_args(op))[0])
+
+    def _call_raw(self, name: str, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        try:
+            return self._scripts[name](keys=list(keys), args=list(args))
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailableError(f"{name}: {exc}") from exc
+        except ResponseError as exc:
+            return exc
+
+    def _evalsha(self, pipe: Any, name: str, keys: Sequence[str], args: Sequence[Arg]) -> None:
+        options: dict[str, Any] = {}
+        if isinstance(self._client, RedisCluster):
+            # Name the node: otherwise redis-py's cluster pipeline asks the server for the
+            # script's keys (COMMAND GETKEYS) first, one more round trip per transition.
+            options["target_nodes"] = self._client.get_node_from_key(keys[0])  # type: ignore[no-untyped-call]
+        sha = self._scripts[name].sha
+        pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args, **options)
+
+
+def _needs_redo(name: str, op: IndexOp, result: Any) -> bool:
+    """Whether an index op must be applied again on its own (its script was not loaded)."""
+    if isinstance(result, NoScriptError) and isinstance(op, IndexMove):
+        return True
+    if isinstance(result, Exception):
+        raise StoreUnavailableError(f"index write before {name}: {result}")
+    return False
+
+
+def _move_args(op: IndexMove) -> list[Arg]:
+    new = "" if op.new is None else _score(op.new)
+    expected = op.expected if isinstance(op.expected, str) else _score(op.expected)
+    return ["", op.member, expected, new]
+
+
+def _score(value: float) -> str:
+    """A score as the exact text Lua reads back (integers without an exponent, .5 kept)."""
+    return str(int(value)) if value == int(value) else repr(float(value))

@@ -1,7 +1,14 @@
-"""Task transitions: create a task, claim a turn, commit what the turn decided.
+"""Task transitions: create a task, claim a turn (and renew its lease), commit what it decided.
 
 One round trip each (index entries are pipelined in front of the script). Returns ``core``
 records and the small result types below; no Redis type leaves this module.
+
+The dispatch index holds **one entry per task** (member: the task id), moved by every transition
+in the same pipeline as its script: while the task is ``queued`` it is scored at the time its turn
+message should have been consumed; while it is ``running``, at its lease expiry (+
+``LEASE_SLACK_MS``, with a ``.5`` fraction that marks a lease entry); a commit that parks or ends
+the task removes it. So the sweep finds a task exactly when a message was lost or a lease lapsed,
+and nothing is left for it to clean up after a normal turn (docs/store.md, "The dispatch index").
 """
 
 from __future__ import annotations
@@ -9,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from factorial_aws.core import ids
 from factorial_aws.core.codec import decode as decode_record
@@ -18,7 +25,7 @@ from factorial_aws.core.records import TaskContext, TaskInput, TurnInput, initia
 from factorial_aws.errors import IdempotencyConflictError, PayloadTooLargeError
 from factorial_aws.store import keys
 from factorial_aws.store.inbox import parse_inbox
-from factorial_aws.store.scripts import IndexWrite
+from factorial_aws.store.scripts import ANY_LEASE, IndexMove, IndexWrite
 
 if TYPE_CHECKING:
     from factorial_aws.store.base import StoreContext
@@ -90,14 +97,39 @@ def _per_task_keys(task_id: str) -> list[str]:
     ]
 
 
+#: A lease entry is due this long after the lease it stands for (the index is scored with the
+#: worker's clock, the lease with the server's): the sweep then finds the lease lapsed.
+LEASE_SLACK_MS = 1000
+
+
+def dispatch_key(task_id: str) -> str:
+    """The dispatch index shard of ``task_id``'s tree."""
+    return keys.dispatch_index(keys.shard_of(ids.root_of(task_id)))
+
+
 def dispatch_intent(
     sc: StoreContext, task_id: str, seq: int | str = "*", delay_ms: int = 0
 ) -> IndexWrite:
-    """The dispatch-index entry that lets the sweep re-send a turn message that was lost:
-    ``seq`` is the turn message's sequence, ``"*"`` whatever the task's current one is."""
-    shard = keys.shard_of(ids.root_of(task_id))
+    """The task's dispatch-index entry, scored for a task that is (or may have become) queued:
+    when its turn message should have been consumed. It replaces the task's entry (one per task,
+    whatever ``seq``, which is kept for the callers' sake). The task's next transition moves or
+    removes it; the sweep re-sends the turn only when it is still there when due."""
+    del seq  # one entry per task: the sweep reads the current seq
     score = sc.now_ms() + delay_ms + sc.settings.dispatch_grace_ms
-    return IndexWrite(keys.dispatch_index(shard), score, f"{task_id} {seq}")
+    return IndexWrite(dispatch_key(task_id), score, task_id)
+
+
+def lease_score(lease_expiry_ms: int) -> float:
+    """The dispatch-index score of a running task whose lease expires at ``lease_expiry_ms``:
+    due just after it, with the ``.5`` fraction that marks a lease entry."""
+    return lease_expiry_ms + LEASE_SLACK_MS + 0.5
+
+
+def lease_entry(sc: StoreContext, task_id: str) -> IndexWrite:
+    """The entry of a task being claimed now (or renewed now): due when the lease lapses."""
+    return IndexWrite(
+        dispatch_key(task_id), lease_score(sc.now_ms() + sc.settings.lease_ms), task_id
+    )
 
 
 def create_task(
@@ -153,20 +185,29 @@ def create_task(
 
 
 def claim_turn(sc: StoreContext, task_id: str, seq: int) -> Claimed | NotClaimed:
-    """Take the lease of a runnable task for the turn message carrying ``seq``."""
+    """Take the lease of a runnable task for the turn message carrying ``seq``.
+
+    The task's dispatch-index entry is moved to the lease expiry in the same round trip, so a
+    worker that dies holding the lease is found by the sweep once it lapses. A message that does
+    not claim (a duplicate, a stale seq) puts the entry back where the task's state needs it: one
+    more round trip, on that abnormal path only.
+    """
     if not ids.is_valid_id(task_id):
         return NotClaimed(task_id, "not_found")
-    res = sc.scripts.call(
-        "claim_turn", keys.task_keys(task_id), [sc.now_arg(), seq, sc.settings.lease_ms]
+    entry = lease_entry(sc, task_id)
+    res = sc.scripts.call_indexed(
+        "claim_turn", keys.task_keys(task_id), [sc.now_arg(), seq, sc.settings.lease_ms], [entry]
     )
     if res[0] != "claimed":
-        return NotClaimed(
+        claim = NotClaimed(
             task_id,
             res[0],
             status=res[1] if len(res) > 1 and res[0] != "leased" else None,
             seq=int(res[2]) if res[0] == "stale" else None,
             queued_at_ms=int(res[3]) if res[0] == "stale" else None,
         )
+        _put_back(sc, claim, entry, res)
+        return claim
     _, fence, ctx_json, inbox_len, items, agent, owner, parent, _turn, reclaimed = res
     return Claimed(
         task_id=task_id,
@@ -180,3 +221,42 @@ def claim_turn(sc: StoreContext, task_id: str, seq: int) -> Claimed | NotClaimed
         parent=parent or None,
         reclaimed=bool(reclaimed),
     )
+
+
+def _put_back(sc: StoreContext, claim: NotClaimed, entry: IndexWrite, res: list[Any]) -> None:
+    """After a claim that did not take the lease, leave the task's entry as its state needs it
+    (only if it is still the one this claim wrote): at the live lease of a running task, at the
+    due time of a queued one, and gone for a parked, finished or missing task."""
+    lease = 0
+    if claim.reason == "leased":
+        lease = int(res[1])
+    elif claim.reason == "stale" and claim.status == "running" and len(res) > 4:
+        lease = int(res[4])
+    if lease:
+        new: float | None = lease_score(lease)
+    elif claim.reason == "stale" and claim.status == "queued":
+        new = (claim.queued_at_ms or sc.now_ms()) + sc.settings.dispatch_grace_ms
+    else:
+        new = None
+    moved = sc.scripts.move(IndexMove(entry.key, entry.member, entry.score, new))
+    if moved == "absent" and new is not None:  # the claim's own index write was lost
+        sc.client.zadd(entry.key, {entry.member: new}, nx=True)
+
+
+def renew_lease(sc: StoreContext, claim: Claimed) -> int | None:
+    """Extend the lease of a turn still running (a heartbeat), and move its dispatch-index entry
+    with it, in one round trip.
+
+    Returns:
+        The new lease expiry (ms), or ``None`` when the lease was lost (reclaimed after it
+        lapsed, or the task was cancelled): the turn's commit will be refused.
+    """
+    entry = lease_entry(sc, claim.task_id)
+    move = IndexMove(entry.key, entry.member, ANY_LEASE, entry.score)
+    res = sc.scripts.call_indexed(
+        "renew_lease",
+        [keys.task(claim.task_id)],
+        [sc.now_arg(), claim.fence, sc.settings.lease_ms],
+        [move],
+    )
+    return int(res[1]) if res[0] == "renewed" else None

@@ -184,7 +184,8 @@ def read_events(
                 id=entry["id"],
                 kind=entry["k"],
                 data=entry.get("d") or {},
-                at=from_ms(entry.get("t", 0)),
+                # the id's ms is the event's time (older entries also carry it as "t")
+                at=from_ms(entry.get("t") or _event_key(entry["id"])[0]),
             )
         )
         if len(out) >= limit:

@@ -150,6 +150,9 @@ def test_store_settings_lease_defaults_to_turn_timeout_plus_a_minute() -> None:
     assert s.store_settings(turn_timeout_s=900).tree_ttl_s == 604800
     explicit = Settings.from_env({**MINIMAL_ENV, "FACTORIAL_LEASE_S": "100"})
     assert explicit.store_settings(turn_timeout_s=900).lease_ms == 100_000
+    # Lambda ends a turn at its timeout: the lease outlasts the longest one and is not renewed
+    unknown = s.store_settings()
+    assert unknown.lease_ms == 960_000 and unknown.lease_renew_ms == 0
 
 
 def test_variables_match_docs_table() -> None:

@@ -33,11 +33,16 @@ def run(script: str, *args: str) -> str:
     ("script", "args", "title"),
     [
         ("store_bench.py", ("--iterations", "5"), "store_bench:"),
+        (
+            "index_bench.py",
+            ("--rate", "16", "--period-s", "3", "--periods", "2", "--parked", "2"),
+            "index_bench:",
+        ),
         ("turn_overhead.py", ("--iterations", "2", "--turns", "2"), "turn_overhead:"),
         ("cold_start.py", ("--runs", "1"), "cold_start:"),
         ("dev_server.py", ("--tasks", "3", "--starts", "1"), "dev_server:"),
     ],
-    ids=["store_bench", "turn_overhead", "cold_start", "dev_server"],
+    ids=["store_bench", "index_bench", "turn_overhead", "cold_start", "dev_server"],
 )
 def test_benchmark_prints_its_table(script: str, args: tuple[str, ...], title: str) -> None:
     out = run(script, *args)
@@ -45,6 +50,10 @@ def test_benchmark_prints_its_table(script: str, args: tuple[str, ...], title: s
     assert HEADER.search(out), out
     if script == "store_bench.py":
         assert "[cluster]" in out  # the round-trip counts run on the one-node cluster too
+    if script == "index_bench.py":  # the three figures of DESIGN section 9 it owns
+        assert "rt per turn incl. later cleanup" in out and "[cluster]" in out
+        assert "dispatch index size after each sweep period" in out
+        assert "bytes per parked task, every key but the transcript" in out
     if script == "dev_server.py":
         assert "resolve answered -> next turn starts, p99" in out
         assert "one-node cluster" in out  # the start is measured on a cluster too

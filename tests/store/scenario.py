@@ -79,6 +79,10 @@ def run_full_life(client: Any) -> None:
     task = c.create_task("lead", "go", owner_id="o")
     stack.run_due()
     (h,) = c.get_task(task.task_id).pending_hooks
+    from factorial_aws.store.tasks import Claimed, NotClaimed, claim_turn, renew_lease
+
+    dup = claim_turn(stack.store, task.task_id, 1)  # a duplicate message: takes its entry back
+    assert isinstance(dup, NotClaimed) and dup.reason == "not_runnable", dup
     c.steer_task(task.task_id, "note")
     new = c.rotate_hook_token(h.hook_id, revoke_previous=False)
     expire_hook(stack.store, h.hook_id)  # not due: no write
@@ -94,9 +98,9 @@ def run_full_life(client: Any) -> None:
     stack.run_due()
     c.cancel_task(other.task_id)
     third = c.create_task("lead", "third")
-    from factorial_aws.store.tasks import claim_turn
-
-    claim_turn(stack.store, third.task_id, 1)  # a turn that dies holding its lease
+    claim = claim_turn(stack.store, third.task_id, 1)  # a turn that dies holding its lease
+    assert isinstance(claim, Claimed)
+    assert renew_lease(stack.store, claim)  # after one heartbeat
     stack.queue._heap.clear()
     clock.advance(120)  # past the lease and the dispatch grace period
     report = stack.sweep()  # reclaim_lapsed_lease + gc

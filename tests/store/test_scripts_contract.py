@@ -29,6 +29,8 @@ def test_every_script_documents_keys_argv_and_returns_and_binds_named_locals() -
         "cancel_task",
         "steer_task",
         "reclaim_lapsed_lease",
+        "renew_lease",
+        "move_index_entry",
         "expire_tree",
     }
     for name in script_names():

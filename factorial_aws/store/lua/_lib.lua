@@ -22,8 +22,9 @@ end
 
 -- Append one event to a task's capped event list (a list, not a stream: a Valkey stream
 -- preallocates a 4 KiB node, more than a whole parked task should cost). Each entry is
--- {"id":"<ms>-<n>","k":kind,"d":data,"t":ms}; ids increase along the list, so a reader pages with
--- the last id it saw. data_json is a JSON object text.
+-- {"id":"<ms>-<n>","k":kind,"d":data}: <ms> is the event's time (or the previous event's, if the
+-- clock went back), and ids increase along the list, so a reader pages with the last id it saw.
+-- data_json is a JSON object text.
 local EVENTS_CAP = 200
 local function event(list_key, kind, data_json, now)
   local id_ms, n = now, 0
@@ -35,8 +36,7 @@ local function event(list_key, kind, data_json, now)
     end
   end
   redis.call('RPUSH', list_key, '{"id":"' .. string.format('%d', id_ms) .. '-' .. n ..
-    '","k":' .. cjson.encode(kind) .. ',"d":' .. (data_json or '{}') ..
-    ',"t":' .. string.format('%d', now) .. '}')
+    '","k":' .. cjson.encode(kind) .. ',"d":' .. (data_json or '{}') .. '}')
   redis.call('LTRIM', list_key, -EVENTS_CAP, -1)
 end
 
@@ -47,10 +47,19 @@ local function registry_member(registry, key)
   return string.sub(key, #registry - 3)
 end
 
+-- A task's own keys other than its hash: registered as the task hash ("t:<id>"), which stands
+-- for all of them (store/keys.py task_key_set); one member per task instead of seven.
+local TASK_PARTS = {ctx = true, ['in'] = true, ev = true, hs = true, kids = true, j = true}
+
 -- Add keys of the tree to its registry (for TTL cleanup).
 local function register(registry, ...)
   local members = {}
-  for _, key in ipairs({...}) do members[#members + 1] = registry_member(registry, key) end
+  for _, key in ipairs({...}) do
+    local member = registry_member(registry, key)
+    local kind, id = string.match(member, '^(%a+):(.+)$')
+    if kind and TASK_PARTS[kind] then member = 't:' .. id end
+    members[#members + 1] = member
+  end
   redis.call('SADD', registry, unpack(members))
 end
 

@@ -6,7 +6,7 @@
 -- Returns
 --   {"claimed", fence, ctx, inbox_len, {inbox items...}, agent, owner, parent, turn, reclaimed(0|1)}
 --   {"leased", lease_ms}                         another turn holds a live lease
---   {"stale", status, seq, queued_at}            the message's seq is not the task's
+--   {"stale", status, seq, queued_at, lease}     the message's seq is not the task's
 --   {"not_runnable", status}                     parked
 --   {"finished", status}                         terminal
 --   {"not_found"}
@@ -19,7 +19,9 @@ local status = hget(task_key, 'status')
 if not status then return {'not_found'} end
 if is_terminal(status) then return {'finished', status} end
 local tseq = tonumber(hget(task_key, 'seq'))
-if seq ~= tseq then return {'stale', status, tseq, hget(task_key, 'queued_at') or '0'} end
+if seq ~= tseq then
+  return {'stale', status, tseq, hget(task_key, 'queued_at') or '0', hget(task_key, 'lease') or '0'}
+end
 
 local lease = tonumber(hget(task_key, 'lease') or '0')
 local reclaimed = 0
