@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from factorial_aws.core import ids
 from factorial_aws.core.records import HookMode
 
 if TYPE_CHECKING:
@@ -61,6 +62,36 @@ class Hook(BaseModel):
 
 
 H = TypeVar("H", bound=Hook)
+
+#: At most this many problems are listed in a payload's validation message.
+MAX_PROBLEMS = 10
+
+
+def hook_type_code(hook_type: type[Hook]) -> str:
+    """The code of ``hook_type`` that ends each of its hook ids (from its qualified name)."""
+    return ids.hook_type_code(f"{hook_type.__module__}.{hook_type.__qualname__}")
+
+
+def validate_payload(hook_type: type[H], payload: Any) -> H:
+    """The payload (decoded JSON) as ``hook_type``: the one check both the resolve route and the
+    tool call apply, so a resolve is accepted exactly when the tool would accept its payload.
+
+    Raises:
+        ValidationError: it does not validate (:func:`describe_problems` words it).
+    """
+    return hook_type.model_validate(payload)
+
+
+def describe_problems(exc: ValidationError) -> str:
+    """``$.<field path>: <problem>`` per error, joined by ``"; "`` (at most ``MAX_PROBLEMS``)."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
+        problems.append(f"{path}: {error['msg']}")
+    text = "; ".join(problems[:MAX_PROBLEMS])
+    if len(problems) > MAX_PROBLEMS:
+        text += f"; ... ({len(problems) - MAX_PROBLEMS} more)"
+    return text
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,7 @@ class _Tree:
         exp = to_ms(self.sc.clock.now()) + 3_600_000 if self.sc.clock else 2**42
         return tuple(
             {
-                "hook_id": ids.hook_id(session, f"p{i}", b"test"),
+                "hook_id": ids.hook_id(session, f"p{i}", b"test", "0000000a"),
                 "task": task_id,
                 "session": session,
                 "tool_call": "call-h",
