@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from factorial_aws.agents.hooks import hook_type_code
+from factorial_aws.agents.hooks import hook_type_code, recursive_union
 from factorial_aws.agents.tools import Tool
 from factorial_aws.core import ids
 from factorial_aws.core.records import ModelSettings
@@ -129,6 +129,13 @@ def _hook_types(agents: Iterable[Agent]) -> dict[str, type[Hook]]:
         for t in agent.tools:
             for node in t.hook_plan.nodes.values():
                 code = hook_type_code(node.hook_type)
+                if code not in found and (where := recursive_union(node.hook_type)) is not None:
+                    raise AgentDefinitionError(
+                        f"hook type {node.hook_type.__name__} (tool {t.name!r}): the union at "
+                        f"{where} is not discriminated and its members nest into it again, so "
+                        "validating a payload takes time exponential in its depth; give it a "
+                        "discriminator, e.g. Annotated[A | B, Field(discriminator='kind')]"
+                    )
                 other = found.setdefault(code, node.hook_type)
                 if other is not node.hook_type:
                     raise AgentDefinitionError(

@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from factorial_aws.store.hooks import HookView, ResolveResult
 
 
+#: The message of a 422: the hook page maps each ``$.<field>`` problem to its field.
+INVALID_PAYLOAD = "payload does not match hook {hook_id}: {problems}"
+
 _NOT_ROTATABLE: dict[str, type[HookError]] = {
     "resolved": HookAlreadyResolvedError,
     "expired": HookExpiredError,
@@ -155,9 +158,9 @@ class Control:
             try:
                 validate_payload(hook_type, value)
             except ValidationError as exc:
-                raise HookPayloadInvalidError(
-                    f"payload does not match hook {hook_id}: {describe_problems(exc)}"
-                ) from None
+                problems = describe_problems(exc)
+                message = INVALID_PAYLOAD.format(hook_id=hook_id, problems=problems)
+                raise HookPayloadInvalidError(message) from None
         first = ids.hook_token(self.hook_secret, hook_id, ids.FIRST_TOKEN_VERSION)
         result = store_hooks.resolve_hook(
             self.store,
