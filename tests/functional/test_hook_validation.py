@@ -173,3 +173,21 @@ def test_an_early_resolve_with_a_wrong_token_is_a_404_and_writes_nothing(
     invalid = h.resolve(hook_id, {"approved": "maybe"}, caller_arn=None)
     assert invalid.status == 422  # validated by the type even before the hook registers
     assert h.resolve(hook_id, payload, caller_arn=None).code == "hook_already_resolved"
+
+
+def test_the_openapi_document_describes_the_resolve_answers(make_harness: HarnessFactory) -> None:
+    h = make_harness(App([agent("payments", pay)]), pay_rule)
+    doc = h.http("GET", "/openapi.json", caller_arn=None).json()
+    answers = doc["paths"]["/hooks/{hook_id}/resolve"]["post"]["responses"]
+    ref = answers["202"]["content"]["application/json"]["schema"]["$ref"]
+    accepted = doc["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+    assert accepted["properties"]["status"]["const"] == "accepted"
+    ok = answers["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert set(doc["components"]["schemas"][ok]["properties"]) == {
+        "hook_id",
+        "task_id",
+        "status",
+        "task_resumed",
+    }
+    assert {"400", "401", "404", "409", "410", "413", "422", "503"} <= set(answers)
+    assert "hook_type_unknown" in answers["409"]["description"]
