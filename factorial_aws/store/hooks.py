@@ -141,29 +141,25 @@ class HookView:
 
 
 def _is_hook_id(hook_id: str) -> bool:
-    return ids.is_valid_id(hook_id) and hook_id.rpartition(".")[2].startswith("h")
+    return ids.is_hook_id(hook_id)
 
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _hook_fields(sc: StoreContext, hook_id: str, *names: str) -> dict[str, str]:
-    """Fields of a hook hash (all of them when no names are given); {} for no such hook."""
+def _hook_fields(sc: StoreContext, hook_id: str) -> dict[str, str]:
+    """Every field of a hook hash; {} for no such hook."""
     if not _is_hook_id(hook_id):
         return {}
-    key = keys.hook(hook_id)
     try:
-        if not names:
-            raw: dict[bytes | str, bytes | str] = sc.client.hgetall(key)
-            return {_text(k): _text(v) for k, v in raw.items()}
-        values: list[bytes | str | None] = sc.client.hmget(key, list(names))
+        raw: dict[bytes | str, bytes | str] = sc.client.hgetall(keys.hook(hook_id))
     except (RedisConnectionError, RedisTimeoutError) as exc:
         raise errors.StoreUnavailableError(f"reading hook {hook_id}: {exc}") from exc
-    return {n: _text(v) for n, v in zip(names, values, strict=True) if v is not None}
+    return {_text(k): _text(v) for k, v in raw.items()}
 
 
-def _task_of(sc: StoreContext, hook_id: str) -> str | None:
+def _task_of(hook_id: str) -> str | None:
     """The task id of a hook, read off the id itself (no round trip); None for a non-hook id."""
     return ids.task_of(hook_id) if _is_hook_id(hook_id) else None
 
@@ -225,7 +221,7 @@ def resolve_hook(
         raise errors.InvalidInputError(
             f"idempotency key over {MAX_IDEMPOTENCY_KEY_CHARS} characters"
         )
-    task_id = _task_of(sc, hook_id)
+    task_id = _task_of(hook_id)
     if task_id is None:
         return ResolveResult("not_found", hook_id)
     args = [
@@ -267,7 +263,7 @@ def _resolve_reply(hook_id: str, res: list[Any], payload_text: str | None) -> Re
 
 def expire_hook(sc: StoreContext, hook_id: str) -> ExpireResult:
     """Expire a ``requested`` hook whose expiry has passed (the maintenance sweep calls this)."""
-    task_id = _task_of(sc, hook_id)
+    task_id = _task_of(hook_id)
     if task_id is None:
         return ExpireResult("not_found")
     res = sc.scripts.call_indexed(
@@ -306,7 +302,7 @@ def rotate_hook_token(
         raise errors.InvalidInputError("new_token_hash must be a lowercase SHA-256 hex digest")
     if version < 1:
         raise errors.InvalidInputError("version must be at least 1")
-    task_id = _task_of(sc, hook_id)
+    task_id = _task_of(hook_id)
     if task_id is None:
         raise errors.HookNotFoundError(f"no hook {hook_id}")
     res = sc.scripts.call(
