@@ -14,6 +14,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from factorial_aws import App, Hook, HookRequestContext, PendingHook, hook, tool
+from factorial_aws.agents.hooks import hook_type_code
 from factorial_aws.errors import AgentDefinitionError
 from factorial_aws.testing import call, tool_calls_reply
 from tests.functional.apps import after_tool, agent
@@ -106,3 +107,30 @@ def test_a_discriminated_recursive_union_answers_422_by_field_and_resolves(
     assert h.resolve(pending["hook_id"], None, raw_body=_payload(12)).status == 200
     h.run_turns()
     assert h.task(task_id)["status"] == "completed"
+
+
+class Node(BaseModel):
+    value: int | str
+    next: Node | None = None
+
+
+class Chain(Hook):
+    head: Node
+    kind: Literal["x"] | int = "x"
+
+
+def ask_chain(ctx: HookRequestContext) -> PendingHook[Chain]:
+    return Chain.pending(ctx=ctx, title="A chain")
+
+
+@tool
+def link(chain: Annotated[Chain, hook.requires(ask_chain)]) -> str:
+    """Link."""
+    return "linked"
+
+
+def test_recursion_through_an_optional_and_plain_unions_are_accepted() -> None:
+    # `Node | None` recurses through one member only, and `int | str` does not recurse:
+    # both validate in linear time
+    app = App([agent("linker", link)])
+    assert app.hook_type(f"t-{'a' * 26}.h{'0' * 16}{hook_type_code(Chain)}") is Chain
