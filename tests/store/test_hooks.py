@@ -647,3 +647,37 @@ def test_an_early_resolve_whose_call_is_never_committed_goes_with_the_tree(
     assert 0 < ttls[f"h:{req.hook_id}"] <= sc.settings.tree_ttl_s
     # every key of the tree that exists, the early record too, now expires (-2: never written)
     assert all(t == -2 or 0 < t <= sc.settings.tree_ttl_s for t in ttls.values()), ttls
+
+
+def _race_early_resolves_with_the_commit(sc: StoreContext, clock: FakeClock, key: str) -> Any:
+    claimed, req, token = _requested(sc, clock, session_key=key)
+    outcome = ParkHooks(context=claimed.context, requests=(req,), waiting_on=(req.hook_id,))
+    results: list[ResolveResult] = []
+    lock = threading.Lock()
+
+    def racer(i: int) -> None:
+        if i == 0:
+            commit(sc, claimed, outcome)
+            return
+        payload = {"approved": True, "comment": f"r{i}"}
+        r = resolve_hook(sc, req.hook_id, payload, token, f"k{i}", early=True)
+        with lock:
+            results.append(r)
+
+    run_threads(8, racer)
+    return req, results
+
+
+def test_early_resolves_racing_the_registering_commit_apply_exactly_one(
+    redis_client: Client, sc: StoreContext, clock: FakeClock
+) -> None:
+    for round_ in range(5):
+        req, results = _race_early_resolves_with_the_commit(sc, clock, f"call-{round_}")
+        winners = [r for r in results if r.outcome in ("accepted", "resolved")]
+        assert len(winners) == 1, results
+        assert {r.outcome for r in results} - {"accepted", "resolved"} == {"already_resolved"}
+        view = describe_hook(sc, req.hook_id)
+        assert view is not None and view.status == "resolved"
+        assert view.payload == winners[0].payload
+        assert [i["hook_id"] for i in inbox(redis_client, req.task_id)] == [req.hook_id]
+        assert task_field(redis_client, req.task_id, "status") == "queued"
