@@ -179,6 +179,13 @@ class HookCancelledError(HookError):
     code = "hook_cancelled"
 
 
+class HookTypeUnknownError(HookError):
+    """The hook's type (the code its id ends with) is not one this app has: a deployment
+    removed or renamed it, so no payload can be validated for it."""
+
+    code = "hook_type_unknown"
+
+
 class HookRotationConflictError(HookError):
     """Another rotation of the same hook won the race; read the hook and rotate again."""
 

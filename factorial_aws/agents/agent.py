@@ -7,12 +7,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from factorial_aws.agents.hooks import hook_type_code, recursive_union
 from factorial_aws.agents.tools import Tool
+from factorial_aws.core import ids
 from factorial_aws.core.records import ModelSettings
 from factorial_aws.errors import AgentDefinitionError, UnknownAgentError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
+
+    from factorial_aws.agents.hooks import Hook
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 FINAL_OUTPUT_TOOL = "final_output"
@@ -92,6 +96,7 @@ class App:
             self._agents[agent.name] = agent
         if not self._agents:
             raise AgentDefinitionError("an App needs at least one agent")
+        self._hook_types = _hook_types(self._agents.values())
 
     @property
     def agents(self) -> dict[str, Agent]:
@@ -109,3 +114,32 @@ class App:
         except KeyError:
             known = ", ".join(sorted(self._agents))
             raise UnknownAgentError(f"unknown agent {name!r}; this app has: {known}") from None
+
+    def hook_type(self, hook_id: str) -> type[Hook] | None:
+        """The payload type of a hook, from the type code its id ends with; None for an id that
+        is not a hook id, or a code no hook parameter of this app has (a type since removed)."""
+        code = ids.type_code_of(hook_id)
+        return self._hook_types.get(code) if code is not None else None
+
+
+def _hook_types(agents: Iterable[Agent]) -> dict[str, type[Hook]]:
+    """Every hook type of every tool of every agent, by type code."""
+    found: dict[str, type[Hook]] = {}
+    for agent in agents:
+        for t in agent.tools:
+            for node in t.hook_plan.nodes.values():
+                code = hook_type_code(node.hook_type)
+                if code not in found and (where := recursive_union(node.hook_type)) is not None:
+                    raise AgentDefinitionError(
+                        f"hook type {node.hook_type.__name__} (tool {t.name!r}): the union at "
+                        f"{where} is not discriminated and its members nest into it again, so "
+                        "validating a payload takes time exponential in its depth; give it a "
+                        "discriminator, e.g. Annotated[A | B, Field(discriminator='kind')]"
+                    )
+                other = found.setdefault(code, node.hook_type)
+                if other is not node.hook_type:
+                    raise AgentDefinitionError(
+                        f"hook types {other!r} and {node.hook_type!r} have the same code {code} "
+                        "(the same module and qualified name?): rename one"
+                    )
+    return found

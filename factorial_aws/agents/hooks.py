@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from factorial_aws.core import ids
 from factorial_aws.core.records import HookMode
 
 if TYPE_CHECKING:
@@ -61,6 +62,94 @@ class Hook(BaseModel):
 
 
 H = TypeVar("H", bound=Hook)
+
+#: At most this many problems are listed in a payload's validation message.
+MAX_PROBLEMS = 10
+
+
+def hook_type_code(hook_type: type[Hook]) -> str:
+    """The code of ``hook_type`` that ends each of its hook ids (from its qualified name)."""
+    return ids.hook_type_code(f"{hook_type.__module__}.{hook_type.__qualname__}")
+
+
+def validate_payload(hook_type: type[H], payload: Any) -> H:
+    """The payload (decoded JSON) as ``hook_type``: the one check both the resolve route and the
+    tool call apply, so a resolve is accepted exactly when the tool would accept its payload.
+
+    Raises:
+        ValidationError: it does not validate (:func:`describe_problems` words it).
+    """
+    return hook_type.model_validate(payload)
+
+
+def recursive_union(hook_type: type[Hook]) -> str | None:
+    """Where ``hook_type`` has a plain (undiscriminated) union of which two or more members lead
+    back into that union, or None.
+
+    pydantic validates such a union by trying every member at every level and collecting every
+    member's errors, so the time to reject a payload doubles with each level of nesting (a 645
+    byte payload took 0.5 s, a few KiB minutes): whoever holds a link could pin a resolver's CPU.
+    A discriminated union (``Field(discriminator=...)``) is validated in linear time.
+    """
+    schema = hook_type.model_json_schema()
+    defs: dict[str, Any] = schema.get("$defs", {})
+    direct = {name: _refs(node) for name, node in defs.items()}
+    reach: dict[str, set[str]] = {}
+    for name in defs:
+        seen: set[str] = set()
+        todo = list(direct[name])
+        while todo:
+            ref = todo.pop()
+            if ref not in seen:
+                seen.add(ref)
+                todo.extend(direct.get(ref, ()))
+        reach[name] = seen
+    for owner, node in defs.items():
+        for path, members in _plain_unions(node, owner):
+            back = [
+                m for m in members if any(r == owner or owner in reach.get(r, ()) for r in _refs(m))
+            ]
+            if len(back) >= 2:
+                return path
+    return None
+
+
+def _refs(node: Any) -> set[str]:
+    """The names of the ``$defs`` a schema node refers to (without following them)."""
+    if isinstance(node, dict):
+        found = {str(node["$ref"]).rsplit("/", 1)[-1]} if "$ref" in node else set()
+        for value in node.values():
+            found |= _refs(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_refs(v) for v in node)) if node else set()
+    return set()
+
+
+def _plain_unions(node: Any, path: str) -> list[tuple[str, list[Any]]]:
+    """``(path, members)`` of every ``anyOf`` (pydantic's undiscriminated union) in a node."""
+    found: list[tuple[str, list[Any]]] = []
+    if isinstance(node, dict):
+        if isinstance(node.get("anyOf"), list) and "discriminator" not in node:
+            found.append((path, node["anyOf"]))
+        for key, value in node.items():
+            found += _plain_unions(value, f"{path}.{key}" if key != "properties" else path)
+    elif isinstance(node, list):
+        for value in node:
+            found += _plain_unions(value, path)
+    return found
+
+
+def describe_problems(exc: ValidationError) -> str:
+    """``$.<field path>: <problem>`` per error, joined by ``"; "`` (at most ``MAX_PROBLEMS``)."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
+        problems.append(f"{path}: {error['msg']}")
+    text = "; ".join(problems[:MAX_PROBLEMS])
+    if len(problems) > MAX_PROBLEMS:
+        text += f"; ... ({len(problems) - MAX_PROBLEMS} more)"
+    return text
 
 
 @dataclass(frozen=True)

@@ -227,7 +227,8 @@ def openapi_document(app: APIGatewayHttpResolver) -> dict[str, Any]:
     if resolve is not None:  # the route reads its body itself: any JSON object, checked by hook
         resolve["requestBody"] = {
             "required": True,
-            "description": "The hook payload, matching the schema GET /hooks/{hook_id} shows",
+            "description": "The hook payload: validated by the hook's own type, whose JSON "
+            "Schema GET /hooks/{hook_id} shows",
             "content": {JSON: {"schema": {"type": "object"}}},
         }
     schemas = doc.get("components", {}).get("schemas", {})

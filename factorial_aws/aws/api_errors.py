@@ -44,6 +44,7 @@ STATUS_BY_CODE: Final[Mapping[str, int]] = {
     "hook_already_resolved": 409,
     "hook_rotation_conflict": 409,
     "hook_cancelled": 409,
+    "hook_type_unknown": 409,
     "idempotency_conflict": 409,
     "task_finished": 409,
     "hook_expired": 410,

@@ -13,7 +13,8 @@ No ``from __future__ import annotations`` here: Powertools reads the route signa
 """
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -24,16 +25,29 @@ from factorial_aws.aws.api_errors import JSON, InvalidJsonError
 from factorial_aws.aws.api_html import HTML, HTML_HEADERS, prefers_html, render_hook_page
 from factorial_aws.aws.api_models import (
     MAX_IDEMPOTENCY_KEY_CHARS,
+    AcceptedOut,
     HookOut,
     ResolveOut,
     RotateOut,
     RotateRequest,
     documented,
 )
-from factorial_aws.errors import HookExpiredError, HookTokenInvalidError
+from factorial_aws.errors import (
+    HookAlreadyResolvedError,
+    HookCancelledError,
+    HookError,
+    HookExpiredError,
+    HookNotFoundError,
+    HookTokenInvalidError,
+    HookTypeUnknownError,
+    StateCorruptedError,
+)
 from factorial_aws.runtime.control import Control
+from factorial_aws.store.hooks import ResolveOutcome, ResolveResult
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from factorial_aws.aws.observability import Observer
 
 #: Longest accepted token (ours are 43 characters).
@@ -48,7 +62,7 @@ def _reject_constant(name: str) -> Any:
 
 def parse_payload(text: str | None) -> dict[str, Any] | str:
     """The hook payload of a request body: a dict, or the text of any other JSON value (the
-    store then answers 422, after checking the token).
+    hook's type then answers 422).
 
     Raises:
         InvalidJsonError: an empty body, or one that is not JSON.
@@ -60,6 +74,46 @@ def parse_payload(text: str | None) -> dict[str, Any] | str:
     except (ValueError, RecursionError) as exc:
         raise InvalidJsonError(f"the body is not JSON: {exc}") from None
     return value if isinstance(value, dict) else text
+
+
+#: The refusals of a resolve: the outcome names the error, whose code names the HTTP status
+#: (``api_errors.STATUS_BY_CODE``). The successes are 200 (resolved, idempotent) and 202
+#: (accepted early).
+RESOLVE_REFUSALS: Final[Mapping[ResolveOutcome, tuple[type[HookError], str]]] = {
+    "not_found": (HookNotFoundError, "no hook {hook_id} with this token"),
+    "already_resolved": (HookAlreadyResolvedError, "hook {hook_id} was resolved before"),
+    "expired": (HookExpiredError, "hook {hook_id} has expired"),
+    "cancelled": (HookCancelledError, "hook {hook_id} was cancelled"),
+    "type_unknown": (
+        HookTypeUnknownError,
+        "hook {hook_id} has a type this deployment does not have; it cannot be resolved",
+    ),
+}
+
+
+def resolve_answer(result: ResolveResult) -> Response[Any]:
+    """The HTTP answer to a resolve's outcome (a refusal is raised as its error).
+
+    Raises:
+        HookError: the refusal of :data:`RESOLVE_REFUSALS` for the outcome.
+    """
+    if result.outcome in ("resolved", "idempotent"):
+        status = "resolved" if result.outcome == "resolved" else "idempotent"
+        out: BaseModel = ResolveOut(
+            hook_id=result.hook_id,
+            task_id=result.task_id,
+            status=status,
+            task_resumed=result.task_resumed,
+        )
+        return Response(200, JSON, out, headers=_NO_STORE)
+    if result.outcome == "accepted":
+        out = AcceptedOut(hook_id=result.hook_id, task_id=result.task_id, status="accepted")
+        return Response(202, JSON, out, headers=_NO_STORE)
+    refusal = RESOLVE_REFUSALS.get(result.outcome)
+    if refusal is None:  # "checked" never leaves the control plane
+        raise StateCorruptedError(f"resolve of {result.hook_id}: outcome {result.outcome!r}")
+    error, message = refusal
+    raise error(message.format(hook_id=result.hook_id))
 
 
 def hook_routes(control: Control, access: Access, observer: "Observer | None") -> Router:
@@ -104,7 +158,14 @@ def hook_routes(control: Control, access: Access, observer: "Observer | None") -
         operation_id="resolve_hook",
         summary="Resolve a hook: the body is the payload, the token authorizes it",
         tags=_TAGS,
-        responses=documented(200, "Accepted", 400, 401, 404, 409, 410, 413, 422),
+        responses={
+            **documented(200, "Resolved", 400, 401, 404, 409, 410, 413, 422),
+            200: {"description": "Resolved", "content": {JSON: {"model": ResolveOut}}},
+            202: {
+                "description": "Accepted early: applied when the hook registers",
+                "content": {JSON: {"model": AcceptedOut}},
+            },
+        },
     )
     def resolve_hook(
         hook_id: str,
@@ -118,7 +179,7 @@ def hook_routes(control: Control, access: Access, observer: "Observer | None") -
         x_github_delivery: Annotated[
             str | None, Header(alias="X-GitHub-Delivery", max_length=MAX_IDEMPOTENCY_KEY_CHARS)
         ] = None,
-    ) -> ResolveOut:
+    ) -> Response[Any]:
         # GitHub names each delivery and redelivers with the same name: a redelivered webhook
         # replays (200 idempotent) instead of conflicting (409).
         idempotency_key = idempotency_key or (
@@ -129,20 +190,12 @@ def hook_routes(control: Control, access: Access, observer: "Observer | None") -
             raise HookTokenInvalidError("a hook token is required (X-Hook-Token or ?token=)")
         payload = parse_payload(router.current_event.decoded_body)
         started = clock.monotonic()
-        try:
-            result = control.resolve_hook(hook_id, payload, given, idempotency_key or None)
-        except HookExpiredError as exc:
-            if observer is not None and getattr(exc, "task_resumed", False):
-                observer.hooks_expired(1)
-            raise
-        if observer is not None and result.status == "resolved":
+        result = control.resolve_hook(hook_id, payload, given, idempotency_key or None)
+        if observer is not None and result.outcome == "resolved":
             observer.hook_resolved(clock.monotonic() - started)
-        return ResolveOut(
-            hook_id=result.hook_id,
-            task_id=result.task_id,
-            status=result.status,
-            task_resumed=result.task_resumed,
-        )
+        if observer is not None and result.outcome == "expired" and result.task_resumed:
+            observer.hooks_expired(1)
+        return resolve_answer(result)
 
     @router.post(
         "/hooks/<hook_id>/rotate",

@@ -163,12 +163,24 @@ class HookOut(BaseModel):
 
 
 class ResolveOut(BaseModel):
-    """An accepted resolve; ``idempotent``: a replay of an earlier one with the same key."""
+    """``200``: the hook is resolved; ``idempotent``: a replay of an earlier resolve with the same
+    ``Idempotency-Key`` (nothing written). ``task_resumed``: this resolve completed the stage and
+    the task runs again."""
 
     hook_id: str
     task_id: str
     status: Literal["resolved", "idempotent"]
     task_resumed: bool
+
+
+class AcceptedOut(BaseModel):
+    """``202``: an early resolve. The hook's builder has run but the turn that registers the hook
+    has not committed yet; the payload (already validated by the hook's type) is kept and applied
+    when the hook registers. If that tool call is never committed, it is dropped with the task."""
+
+    hook_id: str
+    task_id: str
+    status: Literal["accepted"]
 
 
 class RotateOut(BaseModel):
@@ -185,10 +197,11 @@ _STATUS_TEXT = {
     401: "Not signed (unauthorized) or no hook token (hook_token_invalid)",
     403: "Forbidden",
     404: "No such task or hook (or not yours)",
-    409: "Conflict with the current state",
+    409: "Conflict with the current state (hook_already_resolved, hook_cancelled, "
+    "hook_type_unknown, ...)",
     410: "The hook expired",
     413: "Body over the size limit",
-    422: "The payload does not match the hook's schema",
+    422: "The payload does not validate as the hook's type (hook_payload_invalid)",
     503: "The store is unavailable; retry",
 }
 

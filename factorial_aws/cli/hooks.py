@@ -240,6 +240,12 @@ def cmd_resolve(args: argparse.Namespace, console: Console) -> int:
         console.json(answer)
         return 0
     task_id = answer.get("task_id")
+    if answer.get("status") == "accepted":
+        console.line(
+            f"accepted for hook {hook_id} of task {task_id}: it is not registered yet, and the "
+            "payload is applied when it is"
+        )
+        return 0
     if answer.get("status") == "idempotent":
         console.line(f"hook {hook_id} was already resolved with this Idempotency-Key (no change)")
     else:

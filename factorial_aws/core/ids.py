@@ -9,8 +9,9 @@ Redis cluster hash tag, and the keys of a hook's task, from the id alone, withou
 - root task  ``t-<26 base32>``
 - child task ``<parent task id>.c<16 hex>``     (hash of parent id + spawn key)
 - session    ``<task id>.s<16 hex>``            (hash of task id + tool call id + tool name)
-- hook       ``<task id>.h<16 hex>``            (HMAC of session id + parameter name, keyed by the
-  deployment secret: not computable from public inputs)
+- hook       ``<task id>.h<16 hex><8 hex>``     (HMAC of session id + parameter name + type code,
+  keyed by the deployment secret: not computable from public inputs; then the code of the hook's
+  type, so whoever serves a resolve picks the validator from the id alone)
 - wait       ``<task id>.w<16 hex>``            (hash of task id + tool call id)
 """
 
@@ -25,7 +26,14 @@ import re
 MAX_ID_LENGTH = 256
 #: How deep a task tree may nest (a root is depth 0). Ids grow by 18 characters per level.
 MAX_TREE_DEPTH = 8
-_ID_RE = re.compile(r"^(t-[a-z2-7]{26})((?:\.c[0-9a-f]{16})*)(\.[shw][0-9a-f]{16})?$")
+_HEX = re.compile(r"^[0-9a-f]+$")
+_ID_RE = re.compile(
+    r"^(t-[a-z2-7]{26})((?:\.c[0-9a-f]{16})*)(\.(?:[sw][0-9a-f]{16}|h[0-9a-f]{16}([0-9a-f]{8})))?$"
+)
+#: Characters of a hook type's code (the end of each hook id of that type).
+HOOK_TYPE_CODE_CHARS = 8
+#: The version of a hook's first token (rotating bumps it).
+FIRST_TOKEN_VERSION = 1
 
 
 def _digest(*parts: str) -> str:
@@ -100,15 +108,40 @@ def hook_session_id(task_id: str, tool_call_id: str, tool_name: str) -> str:
     return f"{task_of(task_id)}.s{_digest('session', task_id, tool_call_id, tool_name)}"
 
 
-def hook_id(session_id: str, param_name: str, secret: bytes) -> str:
-    """The id of the hook that feeds ``param_name`` in a hook session.
+def hook_type_code(qualified_name: str) -> str:
+    """The short stable code of a hook type (``module.QualName``), carried at the end of its
+    hook ids: the App maps it back to the type, so a resolve is validated without a lookup."""
+    digest = hashlib.sha256(f"hook-type\x00{qualified_name}".encode()).hexdigest()
+    return digest[:HOOK_TYPE_CODE_CHARS]
+
+
+def hook_id(session_id: str, param_name: str, secret: bytes, type_code: str) -> str:
+    """The id of the hook that feeds ``param_name`` in a hook session, of the type ``type_code``.
 
     Keyed by the deployment secret: the inputs (task id, tool call, parameter) are not secret, and
     whoever holds one hook's link must not be able to compute the task's other hook ids (and
     read their title, body and schema through the public describe route).
+
+    Raises:
+        ValueError: ``type_code`` is not one of :func:`hook_type_code`'s codes.
     """
-    mac = hmac.new(secret, f"hook\x00{session_id}\x00{param_name}".encode(), hashlib.sha256)
-    return f"{task_of(session_id)}.h{mac.hexdigest()[:16]}"
+    if len(type_code) != HOOK_TYPE_CODE_CHARS or not _HEX.match(type_code):
+        raise ValueError(f"not a hook type code: {type_code!r}")
+    message = f"hook\x00{session_id}\x00{param_name}\x00{type_code}".encode()
+    mac = hmac.new(secret, message, hashlib.sha256)
+    return f"{task_of(session_id)}.h{mac.hexdigest()[:16]}{type_code}"
+
+
+def is_hook_id(any_id: str) -> bool:
+    """Whether ``any_id`` has the shape of a hook id."""
+    m = _ID_RE.match(any_id) if len(any_id) <= MAX_ID_LENGTH else None
+    return m is not None and m.group(4) is not None
+
+
+def type_code_of(hook_id_: str) -> str | None:
+    """The hook type code a hook id ends with; None when it is not a hook id."""
+    m = _ID_RE.match(hook_id_) if len(hook_id_) <= MAX_ID_LENGTH else None
+    return m.group(4) if m is not None else None
 
 
 def wait_id(task_id: str, tool_call_id: str) -> str:

@@ -7,9 +7,13 @@ that completes a parent's join wakes the parent. Reads never change a task.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hmac
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
+from factorial_aws.agents.hooks import describe_problems, validate_payload
 from factorial_aws.core import ids
 from factorial_aws.errors import (
     HookAlreadyResolvedError,
@@ -17,6 +21,7 @@ from factorial_aws.errors import (
     HookError,
     HookExpiredError,
     HookNotFoundError,
+    HookPayloadInvalidError,
     HookRotationConflictError,
     TaskNotFoundError,
 )
@@ -33,6 +38,9 @@ if TYPE_CHECKING:
     from factorial_aws.store.base import StoreContext
     from factorial_aws.store.hooks import HookView, ResolveResult
 
+
+#: The message of a 422: the hook page maps each ``$.<field>`` problem to its field.
+INVALID_PAYLOAD = "payload does not match hook {hook_id}: {problems}"
 
 _NOT_ROTATABLE: dict[str, type[HookError]] = {
     "resolved": HookAlreadyResolvedError,
@@ -133,16 +141,39 @@ class Control:
         token: str,
         idempotency_key: str | None = None,
     ) -> ResolveResult:
-        """Resolve a hook; when that completes the stage, send the task's next turn."""
-        try:
-            result = store_hooks.resolve_hook(self.store, hook_id, payload, token, idempotency_key)
-        except HookExpiredError as exc:
-            seq = getattr(exc, "seq", 0)
-            if seq:  # the resolve found the hook expired and woke the task to see the timeout
-                self.dispatcher.turn(getattr(exc, "task_id", ""), seq)
-            raise
-        if result.task_resumed and result.seq:
+        """Resolve a hook: validate the payload by the hook's own type, then one store call;
+        when that wakes the task (stage complete, or the hook found expired), send its turn.
+
+        The outcome is the result's ``outcome`` (see :class:`ResolveResult`), plus
+        ``type_unknown``: the hook's type is not one of this app's (nothing was written).
+
+        Raises:
+            PayloadTooLargeError: the payload is over the cap.
+            HookPayloadInvalidError: not JSON, or not valid as the hook's type (the message
+                names each field path); checked before any store call, so nothing is written.
+        """
+        hook_type = self.app.hook_type(hook_id)
+        text, value = store_hooks.payload_json(self.store, payload)
+        if hook_type is not None:
+            try:
+                validate_payload(hook_type, value)
+            except ValidationError as exc:
+                problems = describe_problems(exc)
+                message = INVALID_PAYLOAD.format(hook_id=hook_id, problems=problems)
+                raise HookPayloadInvalidError(message) from None
+        first = ids.hook_token(self.hook_secret, hook_id, ids.FIRST_TOKEN_VERSION)
+        result = store_hooks.resolve_hook(
+            self.store,
+            hook_id,
+            text if hook_type is not None else None,
+            token,
+            idempotency_key,
+            early_token=hmac.compare_digest(token.encode(), first.encode()),
+        )
+        if result.seq:  # a stage completed, or the hook was found expired: the task woke
             self.dispatcher.turn(result.task_id, result.seq)
+        if result.outcome == "checked":  # a right token, but no type to validate a payload by
+            return replace(result, outcome="type_unknown")
         return result
 
     def rotate_hook_token(self, hook_id: str, *, revoke_previous: bool = True) -> RotatedToken:

@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from factorial_aws.agents.hooks import Hook, HookRequestContext, PendingHook
+from factorial_aws.agents.hooks import (
+    Hook,
+    HookRequestContext,
+    PendingHook,
+    hook_type_code,
+    validate_payload,
+)
 from factorial_aws.agents.results import ToolResult, error_result
 from factorial_aws.core import ids, logctx
 from factorial_aws.core.records import (
@@ -34,7 +40,7 @@ if TYPE_CHECKING:
     from factorial_aws.agents.tools import Tool
     from factorial_aws.runtime.env import TurnState
 
-TOKEN_VERSION = 1
+TOKEN_VERSION = ids.FIRST_TOKEN_VERSION
 
 
 class HookSessionEnded(Exception):
@@ -84,7 +90,7 @@ def _payload_value(node: HookNode, state: HookNodeState) -> Hook | None:
     """The typed payload of a finished hook (None for an expired optional ``awaits`` hook)."""
     if state.status is HookStatus.RESOLVED:
         try:
-            return node.hook_type.model_validate(state.payload or {})
+            return validate_payload(node.hook_type, state.payload or {})
         except ValidationError as exc:
             raise HookSessionEnded(
                 error_result(f"the payload of hook '{node.param}' does not validate: {exc}")
@@ -113,7 +119,7 @@ async def _request_one(
     st: TurnState, tool: Tool, session: HookSessionState, param: str, args: dict[str, Any]
 ) -> HookRequest:
     node = tool.hook_plan.nodes[param]
-    hid = ids.hook_id(session.session_id, param, st.env.hook_secret)
+    hid = ids.hook_id(session.session_id, param, st.env.hook_secret, hook_type_code(node.hook_type))
     token = ids.hook_token(st.env.hook_secret, hid, TOKEN_VERSION)
     hctx = HookRequestContext(
         task_id=st.ctx.task_id,

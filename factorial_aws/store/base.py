@@ -32,6 +32,9 @@ class StoreSettings:
         max_context_bytes: the largest encoded task context accepted.
         dispatch_grace_ms: how long after a turn message should have been consumed the
             maintenance sweep re-sends it.
+        early_resolve_ttl_s: how long a resolve that came before its hook was registered is
+            kept for the commit that registers it (at least two leases, so a turn retried after
+            a crash still finds it).
     """
 
     lease_ms: int = 30 * 1000
@@ -40,6 +43,7 @@ class StoreSettings:
     max_payload_bytes: int = 64 * 1024
     max_context_bytes: int = 4 * 1024 * 1024
     dispatch_grace_ms: int = 60 * 1000
+    early_resolve_ttl_s: int = 3600
 
 
 def to_ms(when: datetime) -> int:

@@ -1,4 +1,4 @@
-"""Control transitions from outside a turn: wake, steer, finish a child, cancel, reclaim, expire.
+"""Control transitions from outside a turn: wake, steer, cancel, reclaim, expire.
 
 One script call each (docs/store.md, and each ``lua/<name>.lua`` header for KEYS/ARGV). A script
 that must touch a whole subtree or tree (``cancel_task``, ``expire_tree``) is given every key up
@@ -127,25 +127,6 @@ def steer_task(sc: StoreContext, task_id: str, text: str) -> None:
     res = _call(sc, "steer_task", task_id, ks, [text])
     if res[0] == "finished":
         raise TaskFinishedError(f"task {task_id} is {res[1]}")
-
-
-def finish_child(sc: StoreContext, child_id: str) -> int:
-    """Record an ended child's outcome in its parent's join; wake the parent if its join is met.
-
-    Returns:
-        The parent's new seq when it was made queued; 0 otherwise (also for a root, which has no
-        parent, and for a child that has not ended: nothing is written then).
-    """
-    _check_id(child_id)
-    (parent,) = _read(sc, lambda p: p.hget(keys.task(child_id), "parent"))
-    if parent is None:
-        raise TaskNotFoundError(f"no task {child_id!r}")
-    if not parent:
-        return 0
-    ks = [keys.task(child_id), keys.task(parent), keys.join(parent)]
-    ks += [keys.inbox(parent), keys.events(parent)]
-    res = _call(sc, "finish_child", child_id, ks, [])
-    return int(res[1]) if res[0] == "ok" else 0
 
 
 def reclaim_lapsed_lease(sc: StoreContext, task_id: str, fence: int | None = None) -> int:

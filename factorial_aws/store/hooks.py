@@ -1,11 +1,13 @@
 """Hook transitions: resolve a hook with its token, expire it, rotate its token; read one hook.
 
 Each transition is one script (see the headers of ``lua/resolve_hook.lua``, ``expire_hook.lua`` and
-``rotate_hook_token.lua``). A hook id does not embed its task id, and the scripts must name every
-key they touch, so each call first reads the hook's ``task`` field (one read), then runs the
-script once, with a dispatch intent for the task pipelined in front of it (the transition may wake
-the task; the intent is what lets maintenance re-send a lost turn message). A wrong token and an
-unknown hook answer the same (:class:`HookNotFoundError`), so hook ids cannot be probed.
+``rotate_hook_token.lua``). A hook id names its task, so each call is one round trip: the script,
+with a dispatch intent for the task pipelined in front of it (the transition may wake the task;
+the intent is what lets maintenance re-send a lost turn message). A wrong token and an unknown
+hook answer the same (``not_found``), so hook ids cannot be probed.
+
+Each script's reply is decoded into a small frozen dataclass with named fields; outcomes are
+values, not exceptions (exceptions are for input that cannot be sent at all, and for the store).
 """
 
 from __future__ import annotations
@@ -32,35 +34,49 @@ if TYPE_CHECKING:
 MAX_IDEMPOTENCY_KEY_CHARS = 200
 _TOKEN_HASH = re.compile(r"^[0-9a-f]{64}$")
 
-
-def _expired(hook_id: str, task_id: str, seq: int) -> errors.HookExpiredError:
-    """The HookExpiredError of ``resolve_hook``, with ``hook_id``, ``task_id``, ``seq`` and
-    ``task_resumed`` attributes set (read them with ``getattr``).
-
-    ``seq > 0`` (``task_resumed``): this very call found the hook past its expiry, expired it and
-    so woke the task; the caller must send a turn message carrying ``seq``. (Not a subclass: every
-    error class has its own ``code``, and this is still ``hook_expired``.)
-    """
-    exc = errors.HookExpiredError(f"hook {hook_id} has expired")
-    attributes = {"hook_id": hook_id, "task_id": task_id, "seq": seq, "task_resumed": seq > 0}
-    for name, value in attributes.items():
-        setattr(exc, name, value)
-    return exc
+ResolveOutcome = Literal[
+    "resolved",
+    "idempotent",
+    "accepted",
+    "checked",
+    "not_found",
+    "already_resolved",
+    "expired",
+    "cancelled",
+    "type_unknown",
+]
 
 
 @dataclass(frozen=True)
 class ResolveResult:
-    """An accepted resolve; ``task_resumed``: send a turn message carrying ``seq``.
+    """What ``resolve_hook`` did (the script's reply, named). Only ``resolved``, ``accepted``
+    (unless ``replay``) and ``expired`` with ``seq > 0`` wrote anything.
 
-    ``idempotent``: a replay with the same idempotency key; nothing written, stored ``payload``.
+    - ``resolved``: the payload is stored; ``seq > 0``: the stage is complete and the task
+      runnable (send a turn message carrying ``seq``).
+    - ``idempotent``: resolved before with the same idempotency key; ``payload`` is the stored one.
+    - ``accepted``: the hook is not registered yet (its builder ran, its commit has not landed):
+      the payload is kept and applied when it registers; ``replay``: accepted before with the same
+      idempotency key, nothing written.
+    - ``checked``: a check-only call (no payload) found the token right and the hook open.
+    - ``not_found`` (no such hook, or a wrong token: the same answer), ``already_resolved`` (with
+      another key, or none), ``expired`` (``seq > 0``: this call expired it and woke the task),
+      ``cancelled`` (the hook, or its task, is over).
+    - ``type_unknown``: never from the store; the control plane's answer for a ``checked`` hook
+      whose type its app does not have.
     """
 
+    outcome: ResolveOutcome
     hook_id: str
-    task_id: str
-    status: Literal["resolved", "idempotent"]
-    task_resumed: bool
-    seq: int
-    payload: dict[str, Any]
+    task_id: str = ""
+    seq: int = 0
+    payload: dict[str, Any] | None = None
+    replay: bool = False
+
+    @property
+    def task_resumed(self) -> bool:
+        """Whether this call made the task runnable (a turn message carrying ``seq`` is due)."""
+        return self.seq > 0
 
 
 @dataclass(frozen=True)
@@ -125,52 +141,44 @@ class HookView:
 
 
 def _is_hook_id(hook_id: str) -> bool:
-    return ids.is_valid_id(hook_id) and hook_id.rpartition(".")[2].startswith("h")
+    return ids.is_hook_id(hook_id)
 
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _hook_fields(sc: StoreContext, hook_id: str, *names: str) -> dict[str, str]:
-    """Fields of a hook hash (all of them when no names are given); {} for no such hook."""
+def _hook_fields(sc: StoreContext, hook_id: str) -> dict[str, str]:
+    """Every field of a hook hash; {} for no such hook."""
     if not _is_hook_id(hook_id):
         return {}
-    key = keys.hook(hook_id)
     try:
-        if not names:
-            raw: dict[bytes | str, bytes | str] = sc.client.hgetall(key)
-            return {_text(k): _text(v) for k, v in raw.items()}
-        values: list[bytes | str | None] = sc.client.hmget(key, list(names))
+        raw: dict[bytes | str, bytes | str] = sc.client.hgetall(keys.hook(hook_id))
     except (RedisConnectionError, RedisTimeoutError) as exc:
         raise errors.StoreUnavailableError(f"reading hook {hook_id}: {exc}") from exc
-    return {n: _text(v) for n, v in zip(names, values, strict=True) if v is not None}
+    return {_text(k): _text(v) for k, v in raw.items()}
 
 
-def _task_of(sc: StoreContext, hook_id: str) -> str | None:
+def _task_of(hook_id: str) -> str | None:
     """The task id of a hook, read off the id itself (no round trip); None for a non-hook id."""
     return ids.task_of(hook_id) if _is_hook_id(hook_id) else None
 
 
 def _script_keys(hook_id: str, task_id: str) -> list[str]:
-    return [
-        keys.hook(hook_id),
-        keys.task(task_id),
-        keys.inbox(task_id),
-        keys.events(task_id),
-        keys.schemas(task_id),
-    ]
+    return [keys.hook(hook_id), keys.task(task_id), keys.inbox(task_id), keys.events(task_id)]
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _payload_json(sc: StoreContext, payload: dict[str, Any] | bytes | str) -> str:
-    """Compact JSON text of the payload; "" for a text payload that is not JSON (the script then
-    answers ``invalid``, after its hook and token checks). Raises PayloadTooLargeError over
-    ``max_payload_bytes`` (as given, or encoded), HookPayloadInvalidError for a dict that is not
-    JSON-serializable."""
+def payload_json(sc: StoreContext, payload: dict[str, Any] | bytes | str) -> tuple[str, Any]:
+    """The compact JSON text a hook payload is stored as, and its decoded value.
+
+    Raises:
+        PayloadTooLargeError: over ``max_payload_bytes`` (as given, or encoded).
+        HookPayloadInvalidError: text that is not JSON, or a value JSON cannot hold.
+    """
     cap = sc.settings.max_payload_bytes
     value: Any = payload
     if isinstance(payload, str | bytes):
@@ -179,82 +187,88 @@ def _payload_json(sc: StoreContext, payload: dict[str, Any] | bytes | str) -> st
             raise errors.PayloadTooLargeError(f"hook payload is over {cap} bytes")
         try:
             value = json.loads(raw, parse_constant=_reject_constant)
-        except (ValueError, RecursionError):
-            return ""
+        except (ValueError, RecursionError) as exc:
+            raise errors.HookPayloadInvalidError("payload is not valid JSON") from exc
     try:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         size = len(text.encode())
     except (TypeError, ValueError, RecursionError) as exc:
-        if not isinstance(payload, dict):
-            return ""
         raise errors.HookPayloadInvalidError(f"payload is not JSON-serializable: {exc}") from exc
     if size > cap:
         raise errors.PayloadTooLargeError(f"hook payload is over {cap} bytes")
-    return text
-
-
-_RESOLVE_ERRORS: dict[str, tuple[type[errors.HookError], str]] = {
-    "not_found": (errors.HookNotFoundError, "no hook {hook_id} with this token"),
-    "already_resolved": (errors.HookAlreadyResolvedError, "hook {hook_id} was resolved before"),
-    "cancelled": (errors.HookCancelledError, "hook {hook_id} was cancelled"),
-    "invalid": (errors.HookPayloadInvalidError, "payload does not match hook {hook_id}: {detail}"),
-}
+    return text, value
 
 
 def resolve_hook(
     sc: StoreContext,
     hook_id: str,
-    payload: dict[str, Any] | bytes | str,
+    payload_text: str | None,
     token: str,
     idempotency_key: str | None = None,
+    *,
+    early_token: bool = False,
 ) -> ResolveResult:
-    """Resolve a ``requested`` hook with a payload matching its schema, presented with its token.
+    """Resolve a ``requested`` hook, presented with its token, with a payload already validated
+    by the hook's type (``payload_text`` from :func:`payload_json`; None: check only).
+
+    ``early_token``: the token is the hook id's version-1 token (``ids.hook_token``), so a hook
+    that is not registered yet may be ``accepted`` (its task must exist and not be finished).
 
     Raises:
-        PayloadTooLargeError: before anything is sent to the store.
-        HookNotFoundError: no such hook, or a wrong token (the same answer for both).
-        HookAlreadyResolvedError: resolved before (without the same idempotency key).
-        HookExpiredError: expired; its ``task_resumed``/``seq``/``task_id`` attributes say
-            whether this call woke the task (see ``_expired``).
-        HookCancelledError: the hook or its task was cancelled, or the task is finished.
-        HookPayloadInvalidError: the payload is not a JSON object matching the hook's schema.
+        InvalidInputError: an idempotency key over ``MAX_IDEMPOTENCY_KEY_CHARS``.
     """
-    text = _payload_json(sc, payload)
     if idempotency_key is not None and len(idempotency_key) > MAX_IDEMPOTENCY_KEY_CHARS:
         raise errors.InvalidInputError(
             f"idempotency key over {MAX_IDEMPOTENCY_KEY_CHARS} characters"
         )
-    task_id = _task_of(sc, hook_id)
+    task_id = _task_of(hook_id)
     if task_id is None:
-        raise errors.HookNotFoundError(f"no hook {hook_id} with this token")
+        return ResolveResult("not_found", hook_id)
+    args = [
+        sc.now_arg(),
+        ids.token_hash(token) if token else "",
+        payload_text or "",
+        idempotency_key or "",
+        "1" if early_token else "0",
+        max(sc.settings.early_resolve_ttl_s * 1000, 2 * sc.settings.lease_ms),
+    ]
     res = sc.scripts.call_indexed(
         "resolve_hook",
-        _script_keys(hook_id, task_id),
-        [sc.now_arg(), ids.token_hash(token), text, idempotency_key or ""],
+        [*_script_keys(hook_id, task_id), keys.registry(task_id)],
+        args,
         [dispatch_intent(sc, task_id, "*")],
     )
+    return _resolve_reply(hook_id, res, payload_text)
+
+
+def _resolve_reply(hook_id: str, res: list[Any], payload_text: str | None) -> ResolveResult:
     outcome = res[0]
+    if outcome == "not_found":
+        return ResolveResult("not_found", hook_id)
+    task_id = res[1]
     if outcome == "resolved":
-        seq = int(res[2])
-        return ResolveResult(hook_id, task_id, "resolved", seq > 0, seq, json.loads(text))
+        return ResolveResult(outcome, hook_id, task_id, int(res[2]), json.loads(payload_text or ""))
     if outcome == "idempotent":
-        return ResolveResult(hook_id, task_id, "idempotent", False, 0, json.loads(res[2]))
+        return ResolveResult(outcome, hook_id, task_id, payload=json.loads(res[2]))
+    if outcome == "accepted":
+        replay = res[2] == "replay"
+        payload = None if replay else json.loads(payload_text or "")
+        return ResolveResult(outcome, hook_id, task_id, payload=payload, replay=replay)
     if outcome == "expired":
-        raise _expired(hook_id, task_id, int(res[2]) if len(res) > 2 else 0)
-    if outcome in _RESOLVE_ERRORS:
-        error, message = _RESOLVE_ERRORS[outcome]
-        raise error(message.format(hook_id=hook_id, detail=res[2] if len(res) > 2 else ""))
+        return ResolveResult(outcome, hook_id, task_id, int(res[2]) if len(res) > 2 else 0)
+    if outcome in ("checked", "already_resolved", "cancelled"):
+        return ResolveResult(outcome, hook_id, task_id)
     raise errors.StateCorruptedError(f"resolve_hook on {hook_id}: unexpected outcome {outcome!r}")
 
 
 def expire_hook(sc: StoreContext, hook_id: str) -> ExpireResult:
     """Expire a ``requested`` hook whose expiry has passed (the maintenance sweep calls this)."""
-    task_id = _task_of(sc, hook_id)
+    task_id = _task_of(hook_id)
     if task_id is None:
         return ExpireResult("not_found")
     res = sc.scripts.call_indexed(
         "expire_hook",
-        _script_keys(hook_id, task_id)[:4],
+        _script_keys(hook_id, task_id),
         [sc.now_arg()],
         [dispatch_intent(sc, task_id, "*")],
     )
@@ -288,7 +302,7 @@ def rotate_hook_token(
         raise errors.InvalidInputError("new_token_hash must be a lowercase SHA-256 hex digest")
     if version < 1:
         raise errors.InvalidInputError("version must be at least 1")
-    task_id = _task_of(sc, hook_id)
+    task_id = _task_of(hook_id)
     if task_id is None:
         raise errors.HookNotFoundError(f"no hook {hook_id}")
     res = sc.scripts.call(
@@ -316,9 +330,10 @@ def _schema(sc: StoreContext, hook_id: str, schema_id: str) -> dict[str, Any]:
 
 
 def describe_hook(sc: StoreContext, hook_id: str) -> HookView | None:
-    """The hook (one ``HGETALL``), or None when there is no such hook."""
+    """The hook (one ``HGETALL``), or None when there is no such hook (or it is not registered
+    yet: an early resolve is all it holds)."""
     f = _hook_fields(sc, hook_id)
-    if not f:
+    if not f or f.get("status") == "accepted":
         return None
     try:
         return HookView(

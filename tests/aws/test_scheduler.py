@@ -10,12 +10,7 @@ from typing import Any
 import pytest
 
 from factorial_aws.aws import clients
-from factorial_aws.aws.scheduler import (
-    RETRY_POLICY,
-    EventBridgeScheduler,
-    client_token,
-    unix_cron_to_aws,
-)
+from factorial_aws.aws.scheduler import RETRY_POLICY, EventBridgeScheduler, client_token
 from factorial_aws.aws.sqs import parse_body
 from factorial_aws.core.records import QueueMessage
 from factorial_aws.testing import FakeClock
@@ -159,61 +154,6 @@ def test_naive_time_is_rejected_before_any_call() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         _scheduler(recorder).schedule("fa-w-1", datetime(2026, 3, 1, 15, 0), MESSAGE)  # noqa: DTZ001
     assert recorder.calls == []
-
-
-@pytest.mark.parametrize(
-    ("unix", "aws"),
-    [
-        # the examples of tooling.md section 6
-        ("*/5 * * * *", "cron(0/5 * * * ? *)"),
-        ("0 9 * * 1-5", "cron(0 9 ? * 2-6 *)"),
-        ("30 2 1 * *", "cron(30 2 1 * ? *)"),
-        # day of week: +1, 0 and 7 are Sunday, names unchanged, steps expanded
-        ("0 0 * * 0", "cron(0 0 ? * 1 *)"),
-        ("0 0 * * 7", "cron(0 0 ? * 1 *)"),
-        ("0 0 * * 6", "cron(0 0 ? * 7 *)"),
-        ("0 0 * * 0,6", "cron(0 0 ? * 1,7 *)"),
-        ("0 0 * * 5-7", "cron(0 0 ? * 1,6-7 *)"),
-        ("0 0 * * */2", "cron(0 0 ? * 1,3,5,7 *)"),
-        ("0 0 * * MON-FRI", "cron(0 0 ? * MON-FRI *)"),
-        ("0 0 * * sun", "cron(0 0 ? * SUN *)"),
-        # other fields
-        ("15 */2 */3 JAN-MAR *", "cron(15 0/2 1/3 JAN-MAR ? *)"),
-        ("0,30 8-18 * * *", "cron(0,30 8-18 * * ? *)"),
-        # macros
-        ("@hourly", "cron(0 * * * ? *)"),
-        ("@daily", "cron(0 0 * * ? *)"),
-        ("@weekly", "cron(0 0 ? * 1 *)"),
-        ("@monthly", "cron(0 0 1 * ? *)"),
-    ],
-)
-def test_unix_cron_to_aws(unix: str, aws: str) -> None:
-    assert unix_cron_to_aws(unix) == aws
-
-
-@pytest.mark.parametrize(
-    ("unix", "reason"),
-    [
-        ("0 0 1 * 1", "both day of month and day of week"),
-        ("0 0 1-7 * MON", "both day of month and day of week"),
-        ("* * * *", "5 fields"),
-        ("* * * * * *", "5 fields"),
-        ("@reboot", "5 fields"),
-        ("60 * * * *", "minute"),
-        ("0 24 * * *", "hour"),
-        ("0 0 0 * *", "day-of-month"),
-        ("0 0 * 13 *", "month"),
-        ("0 0 * * 8", "day-of-week"),
-        ("0 0 ? * *", "day-of-month"),
-        ("0 0 * * 1#2", "day-of-week"),
-        ("50-10 * * * *", "backwards"),
-        ("*/0 * * * *", "step of 0"),
-        ("0 0 * * MON-5", "mixes names and numbers"),
-    ],
-)
-def test_unix_cron_to_aws_rejects(unix: str, reason: str) -> None:
-    with pytest.raises(ValueError, match=reason):
-        unix_cron_to_aws(unix)
 
 
 DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:schedule-dlq"

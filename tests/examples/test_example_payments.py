@@ -30,7 +30,7 @@ def test_approval_parks_the_task_and_resolving_it_completes_it(serve) -> None:
     status, answer = api.resolve(hook_id, {"approved": True, "reviewer": "ana"}, token="nope")
     assert status == 404, answer
     status, answer = api.resolve(hook_id, {"approved": True, "reviewer": "ana", "cc": "bob"})
-    assert status == 422 and "$.cc: extra field not permitted" in answer["error"]["message"]
+    assert status == 422 and "$.cc: Extra inputs are not permitted" in answer["error"]["message"]
     assert api.task(task_id)["status"] == "waiting_hook"
 
     status, answer = api.resolve(hook_id, {"approved": True, "reviewer": "ana", "comment": "ok"})

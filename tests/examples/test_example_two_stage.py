@@ -31,7 +31,9 @@ def test_compliance_is_asked_after_the_manager_with_the_managers_comment(serve) 
 
     review = {"cleared": True, "officer": "li", "risk_score": 9}
     status, answer = api.resolve(compliance["hook_id"], review)
-    assert status == 422 and answer["error"]["message"].endswith("$.risk_score: must be <= 5")
+    assert status == 422 and answer["error"]["message"].endswith(
+        "$.risk_score: Input should be less than or equal to 5"
+    )
     status, _ = api.resolve(compliance["hook_id"], {**review, "risk_score": 2})
     assert status == 200
     done = api.wait(task_id)

@@ -14,7 +14,8 @@ from pydantic import Field
 
 from factorial_aws import Hook
 from factorial_aws.aws.api_html import HTML_HEADERS, prefers_html, render_hook_page
-from factorial_aws.store.hooks import _RESOLVE_ERRORS, HookView
+from factorial_aws.runtime.control import INVALID_PAYLOAD
+from factorial_aws.store.hooks import HookView
 
 
 class Everything(Hook):
@@ -251,11 +252,10 @@ def test_the_csp_allows_exactly_the_inline_script_and_style() -> None:
     assert f"style-src '{digest(found.inline['style'])}';" in csp
 
 
-def test_the_script_reads_the_422_message_the_store_writes() -> None:
-    """The page maps ``$.<field>`` problems to labels by the store's message prefix."""
+def test_the_script_reads_the_422_message_the_control_plane_writes() -> None:
+    """The page maps ``$.<field>`` problems to labels by the 422 message's prefix."""
     page = render_hook_page(view(Everything.model_json_schema()))
-    template = _RESOLVE_ERRORS["invalid"][1]
-    assert template == "payload does not match hook {hook_id}: {detail}"
+    assert INVALID_PAYLOAD == "payload does not match hook {hook_id}: {problems}"
     assert re.search(r'"payload does not match hook " \+ hookId \+ ": "', page)
 
 

@@ -16,6 +16,7 @@ from factorial_aws import (
     tool,
     wait,
 )
+from factorial_aws.agents.hooks import hook_type_code
 from factorial_aws.core import ids
 from factorial_aws.core.outcomes import Complete, Continue, ParkChildren, ParkHooks, ParkTime
 from factorial_aws.core.records import (
@@ -96,7 +97,10 @@ def test_hook_session_over_three_stages_then_the_final_continuation(clock: FakeC
     (req,) = first.requests
     call_id = h.ctx.messages[-1].tool_calls[0].id
     session = ids.hook_session_id(h.ctx.task_id, call_id, "wire")
-    assert req.hook_id == ids.hook_id(session, "approval", SECRET) and req.param == "approval"
+    assert (
+        req.hook_id == ids.hook_id(session, "approval", SECRET, hook_type_code(Approval))
+        and req.param == "approval"
+    )
     # the builder ran with the ids and token the store will keep
     bctx = SEEN["approval_ctx"]
     assert isinstance(bctx, HookRequestContext) and bctx.hook_id == req.hook_id

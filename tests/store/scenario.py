@@ -10,7 +10,7 @@ from factorial_aws.core import ids
 from factorial_aws.llm.base import ModelRequest
 from factorial_aws.local.stack import LocalStack
 from factorial_aws.store.base import StoreSettings
-from factorial_aws.store.control import expire_tree, finish_child
+from factorial_aws.store.control import expire_tree
 from factorial_aws.store.hooks import expire_hook
 from factorial_aws.testing import FakeClock, ScriptedModel
 
@@ -92,7 +92,6 @@ def run_full_life(client: Any) -> None:
     stack.run_due()  # wake_task -> spawn children -> children run -> join
     view = c.get_task(task.task_id)
     assert view.status == "completed", view
-    finish_child(stack.store, view.children[0])  # a repair that changes nothing
     # a second tree: cancelled while parked, then a lapsed lease reclaimed by the sweep
     other = c.create_task("lead", "again")
     stack.run_due()

@@ -1,4 +1,4 @@
-"""Control transitions (wake, steer, finish_child, cancel, reclaim, expire_tree) on real Valkey.
+"""Control transitions (wake, steer, cancel, reclaim, expire_tree) on real Valkey.
 
 Every test runs on a standalone server and on a one-node cluster (``redis_client``). Trees are
 built with the create_task / claim_turn / commit_turn scripts directly (``_Tree`` below follows
@@ -120,7 +120,7 @@ class _Tree:
         exp = to_ms(self.sc.clock.now()) + 3_600_000 if self.sc.clock else 2**42
         return tuple(
             {
-                "hook_id": ids.hook_id(session, f"p{i}", b"test"),
+                "hook_id": ids.hook_id(session, f"p{i}", b"test", "0000000a"),
                 "task": task_id,
                 "session": session,
                 "tool_call": "call-h",
@@ -232,26 +232,6 @@ def test_child_joined_on_a_later_turn_keeps_its_result(
     assert _wake_outcomes(second) == [
         ChildOutcome(task_id=kid, status="completed", output={"n": i}) for i, kid in enumerate(kids)
     ]
-
-
-def test_finish_child_repairs_a_lost_report_once(tree: _Tree, sc: StoreContext) -> None:
-    root = tree.root()
-    kids = tree.spawn(root, 2)
-    tree.park_children(root, kids[:1])
-    # a child that ended without its report reaching the parent (e.g. restored from a backup)
-    sc.client.hset(keys.task(kids[0]), mapping={"status": "failed", "emsg": "boom"})
-
-    assert control.finish_child(sc, kids[1]) == 0  # not finished: nothing written
-    seq = control.finish_child(sc, kids[0])
-    assert seq == tree.seq(root) == 3
-    (item,) = tree.inbox(root)
-    assert _wake_outcomes(item) == [ChildOutcome(task_id=kids[0], status="failed", error="boom")]
-    before = tree.dump(root)
-    assert control.finish_child(sc, kids[0]) == 0  # again: same join entry, no second wake
-    assert tree.dump(root) == before
-    assert control.finish_child(sc, root) == 0  # a root has no parent
-    with pytest.raises(TaskNotFoundError):
-        control.finish_child(sc, ids.child_task_id(root, "nobody"))
 
 
 # --- time waits ---

@@ -1,5 +1,8 @@
 """resolve_hook, expire_hook, rotate_hook_token and describe_hook on real Valkey.
 
+The store's resolve takes a payload already validated by the hook's type (the control plane
+does that: tests/functional/test_hook_validation.py); here each outcome is a typed result.
+
 Every test runs on a standalone server and on a one-node cluster (``redis_client``). A parked task
 is built with the real create_task / claim_turn / commit_turn (park_hooks) transitions.
 """
@@ -14,29 +17,26 @@ from datetime import timedelta
 from typing import Any, Literal
 
 import pytest
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from factorial_aws import Hook
+from factorial_aws.agents.hooks import hook_type_code
 from factorial_aws.core import ids
-from factorial_aws.core.outcomes import ParkHooks
+from factorial_aws.core.outcomes import Complete, ParkHooks
 from factorial_aws.core.records import HookMode, HookRequest
-from factorial_aws.errors import (
-    HookAlreadyResolvedError,
-    HookCancelledError,
-    HookExpiredError,
-    HookNotFoundError,
-    HookPayloadInvalidError,
-    PayloadTooLargeError,
-)
+from factorial_aws.errors import HookNotFoundError, HookPayloadInvalidError, PayloadTooLargeError
 from factorial_aws.store import keys
 from factorial_aws.store.base import StoreContext, StoreSettings
+from factorial_aws.store.control import expire_tree
 from factorial_aws.store.hooks import (
+    ResolveResult,
     describe_hook,
     expire_hook,
-    resolve_hook,
+    payload_json,
     rotate_hook_token,
 )
-from factorial_aws.store.tasks import create_task
+from factorial_aws.store.hooks import resolve_hook as store_resolve
+from factorial_aws.store.tasks import Claimed, create_task
 from factorial_aws.store.views import read_events
 from factorial_aws.testing import FakeClock
 from tests.store.helpers import Client, claim, commit, dump_all, tree_state
@@ -97,7 +97,7 @@ def park(
     session = ids.hook_session_id(task_id, "call-1", "ship")
     requests, tokens = [], {}
     for i, model in enumerate(models):
-        hook_id = ids.hook_id(session, f"p{i}", SECRET)
+        hook_id = ids.hook_id(session, f"p{i}", SECRET, hook_type_code(model))
         tokens[hook_id] = ids.hook_token(SECRET, hook_id, 1)
         requests.append(
             HookRequest(
@@ -127,6 +127,10 @@ def park(
     return Parked(task_id, [r.hook_id for r in requests], tokens)
 
 
+def tree_state_of(dump: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in dump.items() if ":{ix:" not in k}
+
+
 def task_field(client: Client, task_id: str, name: str) -> str | None:
     v = client.hget(keys.task(task_id), name)
     return None if v is None else v.decode()
@@ -139,6 +143,20 @@ def hook_field(client: Client, hook_id: str, name: str) -> str | None:
 
 def inbox(client: Client, task_id: str) -> list[dict[str, Any]]:
     return [json.loads(i) for i in client.lrange(keys.inbox(task_id), 0, -1)]
+
+
+def resolve_hook(
+    sc: StoreContext,
+    hook_id: str,
+    payload: dict[str, Any] | bytes | str,
+    token: str,
+    idempotency_key: str | None = None,
+    *,
+    early: bool = False,
+) -> ResolveResult:
+    """The store's resolve with the payload encoded as the control plane encodes it."""
+    text, _ = payload_json(sc, payload)
+    return store_resolve(sc, hook_id, text, token, idempotency_key, early_token=early)
 
 
 @pytest.fixture
@@ -175,7 +193,7 @@ def test_resolving_every_hook_of_the_stage_wakes_the_task(
 ) -> None:
     p = park(sc, clock, Approval, Approval)
     first = resolve_hook(sc, p.hooks[0], {"approved": True}, p.tokens[p.hooks[0]])
-    assert (first.status, first.task_resumed, first.seq) == ("resolved", False, 0)
+    assert (first.outcome, first.task_resumed, first.seq) == ("resolved", False, 0)
     assert task_field(redis_client, p.task_id, "status") == "waiting_hook"
     second = resolve_hook(sc, p.hooks[1], b'{"approved": false}', p.tokens[p.hooks[1]])
     assert (second.task_resumed, second.seq, second.payload) == (True, 2, {"approved": False})
@@ -199,19 +217,14 @@ def test_concurrent_resolves_of_one_stage_wake_once(
 
     def racer(i: int) -> None:
         for hook_id in p.hooks if i % 2 else reversed(p.hooks):
-            try:
-                r: Any = resolve_hook(
-                    sc, hook_id, {"approved": i % 3 == 0}, p.tokens[hook_id], f"key-{i}"
-                )
-            except HookAlreadyResolvedError as exc:
-                r = exc
+            r = resolve_hook(sc, hook_id, {"approved": i % 3 == 0}, p.tokens[hook_id], f"key-{i}")
             with lock:
                 results.append(r)
 
     run_threads(16, racer)
-    wins = [r for r in results if not isinstance(r, HookAlreadyResolvedError)]
+    wins = [r for r in results if r.outcome != "already_resolved"]
     assert sorted(r.hook_id for r in wins) == sorted(p.hooks)
-    assert all(r.status == "resolved" for r in wins)
+    assert all(r.outcome == "resolved" for r in wins)
     assert sum(r.task_resumed for r in wins) == 1
     assert task_field(redis_client, p.task_id, "seq") == str(seq_before + 1)
     assert task_field(redis_client, p.task_id, "status") == "queued"
@@ -228,11 +241,14 @@ def test_expired_hook_found_by_resolve_wakes_the_task(
     p = park(sc, clock, Approval, timeout=timedelta(minutes=5))
     hook_id, token = p.hooks[0], p.tokens[p.hooks[0]]
     clock.advance(minutes=5)  # now == exp: expired
-    with pytest.raises(HookExpiredError) as info:
-        resolve_hook(sc, hook_id, {"approved": True}, token)
-    exc = info.value  # its attributes let the caller dispatch the wake this resolve caused
-    wake = [getattr(exc, name, None) for name in ("task_id", "task_resumed", "seq")]
-    assert (wake, exc.code, type(exc)) == ([p.task_id, True, 2], "hook_expired", HookExpiredError)
+    found = resolve_hook(sc, hook_id, {"approved": True}, token)
+    # the caller dispatches the wake this resolve caused
+    assert (found.outcome, found.task_id, found.task_resumed, found.seq) == (
+        "expired",
+        p.task_id,
+        True,
+        2,
+    )
     assert hook_field(redis_client, hook_id, "status") == "expired"
     assert hook_field(redis_client, hook_id, "payload") is None
     assert task_field(redis_client, p.task_id, "status") == "queued"
@@ -241,9 +257,8 @@ def test_expired_hook_found_by_resolve_wakes_the_task(
         {"k": "hook", "hook_id": hook_id, "status": "expired", "payload": None}
     ]
     before = tree_state(redis_client)
-    with pytest.raises(HookExpiredError) as again:
-        resolve_hook(sc, hook_id, {"approved": True}, token)
-    assert [getattr(again.value, name, None) for name in ("task_resumed", "seq")] == [False, 0]
+    again = resolve_hook(sc, hook_id, {"approved": True}, token)
+    assert (again.outcome, again.task_resumed, again.seq) == ("expired", False, 0)
     assert expire_hook(sc, hook_id).outcome == "not_requested"
     assert tree_state(redis_client) == before
 
@@ -253,7 +268,7 @@ def test_expire_hook_outcomes_and_requires_gate(
 ) -> None:
     p = park(sc, clock, Approval, Approval, mode=HookMode.REQUIRES, timeout=timedelta(minutes=1))
     assert expire_hook(sc, p.hooks[0]).outcome == "not_due"
-    assert expire_hook(sc, p.task_id + ".h" + "0" * 16).outcome == "not_found"
+    assert expire_hook(sc, p.task_id + ".h" + "0" * 24).outcome == "not_found"
     assert expire_hook(sc, "garbage").outcome == "not_found"
     clock.advance(minutes=1)
     first = expire_hook(sc, p.hooks[0])
@@ -289,11 +304,10 @@ def test_rotate_racing_resolve_never_goes_back_to_requested(
             return
         for _ in range(50):  # resolvers: newest tokens first, until one wins or someone did
             for token in reversed(tokens):
-                try:
-                    r = resolve_hook(sc, hook_id, {"approved": True}, token, f"r{i}")
-                except HookNotFoundError:
+                r = resolve_hook(sc, hook_id, {"approved": True}, token, f"r{i}")
+                if r.outcome == "not_found":
                     continue
-                except HookAlreadyResolvedError:
+                if r.outcome == "already_resolved":
                     return
                 with lock:
                     wins.append(r)
@@ -307,7 +321,7 @@ def test_rotate_racing_resolve_never_goes_back_to_requested(
         done.set()
         watcher.join()
     seen.append(hook_field(redis_client, hook_id, "status") or "")
-    assert len(wins) == 1 and wins[0].status == "resolved"
+    assert len(wins) == 1 and wins[0].outcome == "resolved"
     assert seen[-1] == "resolved"
     assert set(seen[seen.index("resolved") :]) == {"resolved"}
     before = tree_state(redis_client)
@@ -331,13 +345,12 @@ def test_rotation_keeps_or_revokes_the_previous_token(
     assert tree_state(redis_client) == before
     assert rotate_hook_token(sc, hook_id, ids.token_hash(t3), 3).rotated  # revokes t2 (and t1)
     for stale_token in (t1, t2):
-        with pytest.raises(HookNotFoundError):
-            resolve_hook(sc, hook_id, {"approved": True}, stale_token)
-    assert resolve_hook(sc, hook_id, {"approved": True}, t3).status == "resolved"
+        assert resolve_hook(sc, hook_id, {"approved": True}, stale_token).outcome == "not_found"
+    assert resolve_hook(sc, hook_id, {"approved": True}, t3).outcome == "resolved"
     kinds = [e.kind for e in read_events(sc, p.task_id)]
     assert kinds.count("hook_token_rotated") == 2
     with pytest.raises(HookNotFoundError):
-        rotate_hook_token(sc, hook_id.replace(hook_id[-16:], "0" * 16), ids.token_hash("x"), 9)
+        rotate_hook_token(sc, hook_id.replace(hook_id[-24:], "0" * 24), ids.token_hash("x"), 9)
 
 
 def test_previous_token_stays_valid_after_a_non_revoking_rotation(
@@ -347,7 +360,7 @@ def test_previous_token_stays_valid_after_a_non_revoking_rotation(
     hook_id = p.hooks[0]
     new = ids.hook_token(SECRET, hook_id, 2)
     rotate_hook_token(sc, hook_id, ids.token_hash(new), 2, revoke_previous=False)
-    assert resolve_hook(sc, hook_id, {"approved": True}, p.tokens[hook_id]).status == "resolved"
+    assert resolve_hook(sc, hook_id, {"approved": True}, p.tokens[hook_id]).outcome == "resolved"
 
 
 def test_idempotent_resolve_replay_and_conflict(
@@ -356,17 +369,17 @@ def test_idempotent_resolve_replay_and_conflict(
     p = park(sc, clock, Approval)
     hook_id, token = p.hooks[0], p.tokens[p.hooks[0]]
     first = resolve_hook(sc, hook_id, {"approved": True, "comment": "ok"}, token, "k1")
-    assert (first.status, first.task_resumed, first.seq) == ("resolved", True, 2)
+    assert (first.outcome, first.task_resumed, first.seq) == ("resolved", True, 2)
     before = tree_state(redis_client)
     replay = resolve_hook(sc, hook_id, '{"approved": false}', token, "k1")
-    assert (replay.status, replay.task_resumed, replay.seq) == ("idempotent", False, 0)
+    assert (replay.outcome, replay.task_resumed, replay.seq) == ("idempotent", False, 0)
     assert replay.payload == {"approved": True, "comment": "ok"}  # the stored one
     assert (replay.task_id, replay.hook_id) == (p.task_id, hook_id)
     for other_key in ("k2", None, ""):
-        with pytest.raises(HookAlreadyResolvedError):
-            resolve_hook(sc, hook_id, {"approved": True, "comment": "ok"}, token, other_key)
-    with pytest.raises(HookNotFoundError):  # the token is checked before the idempotency key
-        resolve_hook(sc, hook_id, {"approved": True}, "wrong", "k1")
+        again = resolve_hook(sc, hook_id, {"approved": True, "comment": "ok"}, token, other_key)
+        assert again.outcome == "already_resolved"
+    # the token is checked before the idempotency key
+    assert resolve_hook(sc, hook_id, {"approved": True}, "wrong", "k1").outcome == "not_found"
     assert tree_state(redis_client) == before
     assert len(inbox(redis_client, p.task_id)) == 1
 
@@ -376,7 +389,7 @@ def test_wrong_token_and_unknown_hook_answer_the_same(
 ) -> None:
     p = park(sc, clock, Approval)
     hook_id = p.hooks[0]
-    unknown = hook_id[:-16] + "f" * 16
+    unknown = hook_id[:-24] + "f" * 16 + hook_id[-8:]
     before = tree_state(redis_client)
     answers = []
     for hid, token in [
@@ -387,108 +400,23 @@ def test_wrong_token_and_unknown_hook_answer_the_same(
         (p.task_id, p.tokens[hook_id]),  # a task id is not a hook id
         ("not-an-id", p.tokens[hook_id]),
     ]:
-        with pytest.raises(HookNotFoundError) as info:
-            resolve_hook(sc, hid, {"approved": True}, token)
-        answers.append((type(info.value), info.value.code, info.value.message.replace(hid, "ID")))
-    assert len(set(answers)) == 1
+        for early in (False, True):  # without a record, only the id's v1 token gets further
+            r = resolve_hook(sc, hid, {"approved": True}, token, early=early and hid != unknown)
+            answers.append((r.outcome, r.task_id, r.seq, r.payload))
+    assert set(answers) == {("not_found", "", 0, None)}
     assert tree_state(redis_client) == before
     assert describe_hook(sc, unknown) is None and describe_hook(sc, "nope") is None
 
 
-_BASE: dict[str, Any] = {
-    "approved": True,
-    "decision": "yes",
-    "color": "red",
-    "lines": [{"sku": "ab", "qty": 1, "price": 1}],
-}
-
-
-def _order(**changes: Any) -> dict[str, Any]:
-    return {**_BASE, **changes}
-
-
-def _line(**changes: Any) -> dict[str, Any]:
-    return _order(lines=[{"sku": "ab", "qty": 1, "price": 1, **changes}])
-
-
-VALID_ORDERS: list[dict[str, Any]] = [
-    _line(price=0.5),
-    _order(
-        decision="no",
-        color="blue",
-        lines=[{"sku": "ééééé", "qty": 100, "price": 3}, {"sku": "xyz", "qty": 2.0, "price": 1e9}],
-        note=None,
-        reviewer={"name": "ann", "level": 3},
-        tags={"a": 1, "b": -2},
-        pair=[1, "x"],
-        codes=[1, 1, 2],
-    ),
-    _order(note="n", reviewer=None, tags={}, pair=None),
-]
-
-
-INVALID_ORDERS: list[tuple[Any, str]] = [
-    ({}, "$.approved: field required"),
-    ({k: v for k, v in _BASE.items() if k != "lines"}, "$.lines: field required"),
-    (_order(extra=1), "$.extra: extra field not permitted"),
-    (_order(decision="maybe"), '$.decision: must be one of ["yes","no"]'),
-    (_order(color="green"), "$.color: must be one of"),
-    (_order(approved=None), "$.approved: expected boolean, got null"),
-    (_order(note=5), "$.note: matches none of the allowed schemas"),
-    (_order(reviewer={"name": 3}), "$.reviewer.name: expected string, got integer"),
-    (_order(reviewer={"name": "a", "level": 4}), "$.reviewer.level: must be one of [1,2,3]"),
-    (_order(reviewer={"name": "a", "x": 1}), "$.reviewer.x: extra field not permitted"),
-    (_order(lines=[]), "$.lines: must have at least 1 items"),
-    (_order(lines=[_BASE["lines"][0]] * 4), "$.lines: must have at most 3 items"),
-    (_order(lines={}), "$.lines: must have at least 1 items"),  # cjson: {} is also an empty array
-    (_order(lines="ab"), "$.lines: expected array, got string"),
-    (_line(qty=1.5), "$.lines[0].qty: expected integer, got number"),
-    (_line(qty=0), "$.lines[0].qty: must be >= 1"),
-    (_line(qty=101), "$.lines[0].qty: must be <= 100"),
-    (_line(price=0), "$.lines[0].price: must be > 0"),
-    (_line(price=[1]), "$.lines[0].price: expected number, got array"),
-    (_line(sku="é"), "$.lines[0].sku: must have at least 2 characters"),  # 2 bytes, 1 character
-    (_line(sku="abcdef"), "$.lines[0].sku: must have at most 5 characters"),
-    (_line(bogus=True), "$.lines[0].bogus: extra field not permitted"),
-    (_order(tags={"a": "x"}), "$.tags.a: expected integer, got string"),
-    (_order(pair=[1, 2]), "$.pair[1]: expected string, got integer"),
-    (_order(pair=[1]), "$.pair: must have at least 2 items"),
-    (_order(codes=[1, "a"]), "$.codes[1]: expected integer, got string"),
-    ([_BASE], "$: expected object, got array"),
-    ("not json", "payload is not valid JSON"),
-    ('{"approved": NaN}', "payload is not valid JSON"),
-    ('"text"', "$: expected object, got string"),
-]
-
-
-def test_invalid_payload_writes_nothing(
-    redis_client: Client, sc: StoreContext, clock: FakeClock
+@pytest.mark.parametrize("text", ["not json", '{"approved": NaN}', '{"a": 1', ""])
+def test_a_payload_that_is_not_json_is_refused_before_the_store(
+    sc: StoreContext, text: str
 ) -> None:
-    p = park(sc, clock, Order, Order, Order)
-    hook_id, token = p.hooks[0], p.tokens[p.hooks[0]]
-    tree_before = tree_state(redis_client)
-    with pytest.raises(HookPayloadInvalidError):  # writes the dispatch intent ahead, once
-        resolve_hook(sc, hook_id, {}, token)
-    assert tree_state(redis_client) == tree_before
-    before = dump_all(redis_client)
-    for payload, expected in INVALID_ORDERS:
-        text = payload if isinstance(payload, str) else json.dumps(payload)
-        with pytest.raises(ValidationError):  # the Lua validator agrees with pydantic
-            Order.model_validate_json(text)
-        with pytest.raises(HookPayloadInvalidError) as info:
-            resolve_hook(sc, hook_id, payload if isinstance(payload, str) else text, token)
-        assert expected in info.value.message, (payload, info.value.message)
-    many = _order(
-        approved=1, decision=2, color=3, note=4, tags=5, pair=6, x=7, y=8, z=9, w=10, v=11
-    )
-    with pytest.raises(HookPayloadInvalidError, match=r"; \.\.\. \(1 more\)$"):
-        resolve_hook(sc, hook_id, many, token)
-    assert dump_all(redis_client) == before
-    assert hook_field(redis_client, hook_id, "status") == "requested"
-    for hid, payload in zip(p.hooks, VALID_ORDERS, strict=True):
-        Order.model_validate(payload)
-        assert resolve_hook(sc, hid, payload, p.tokens[hid]).payload == payload
-    assert task_field(redis_client, p.task_id, "status") == "queued"
+    with pytest.raises(HookPayloadInvalidError, match="not valid JSON"):
+        payload_json(sc, text)
+    with pytest.raises(HookPayloadInvalidError, match="not JSON-serializable"):
+        payload_json(sc, {"when": object()})
+    assert payload_json(sc, b'{"b": [1, "\xc3\xa9"]}') == ('{"b":[1,"\xe9"]}', {"b": [1, "\xe9"]})
 
 
 def test_oversized_payload_rejected_before_lua(
@@ -516,7 +444,7 @@ def test_oversized_payload_rejected_before_lua(
         resolve_hook(sc, "unknown", big, "wrong")  # the cap comes before any lookup
     assert calls == []
     assert dump_all(redis_client) == before
-    assert resolve_hook(sc, hook_id, exact, token).status == "resolved"  # exactly at the cap
+    assert resolve_hook(sc, hook_id, exact, token).outcome == "resolved"  # exactly at the cap
     assert calls == ["resolve_hook"]
 
 
@@ -527,21 +455,21 @@ def test_resolving_a_cancelled_tasks_hook(
     redis_client.hset(keys.task(p.task_id), "status", "cancelled")
     clock.advance(minutes=2)  # past expiry too: a finished task's hook is not expired either
     tree_before = tree_state(redis_client)
-    with pytest.raises(HookCancelledError):  # writes the dispatch intent ahead, once
-        resolve_hook(sc, p.hooks[0], {"approved": True}, p.tokens[p.hooks[0]])
-    assert tree_state(redis_client) == tree_before
+    first = resolve_hook(sc, p.hooks[0], {"approved": True}, p.tokens[p.hooks[0]])
+    assert (first.outcome, first.task_id, first.seq) == ("cancelled", p.task_id, 0)
+    assert tree_state(redis_client) == tree_before  # (the dispatch intent is written ahead)
     before = dump_all(redis_client)
-    with pytest.raises(HookCancelledError):
-        resolve_hook(sc, p.hooks[0], {"approved": True}, p.tokens[p.hooks[0]])
+    again = resolve_hook(sc, p.hooks[0], {"approved": True}, p.tokens[p.hooks[0]])
+    assert again.outcome == "cancelled"
     assert expire_hook(sc, p.hooks[0]).outcome == "cancelled"
     redis_client.delete(keys.task(p.task_id))  # a missing task answers the same
     before.pop(keys.task(p.task_id))
-    with pytest.raises(HookCancelledError):
-        resolve_hook(sc, p.hooks[0], {"approved": True}, p.tokens[p.hooks[0]])
+    gone = resolve_hook(sc, p.hooks[0], {"approved": True}, p.tokens[p.hooks[0]])
+    assert gone.outcome == "cancelled"
     assert dump_all(redis_client) == before
     redis_client.hset(keys.hook(p.hooks[1]), "status", "cancelled")
-    with pytest.raises(HookCancelledError):
-        resolve_hook(sc, p.hooks[1], {"approved": True}, p.tokens[p.hooks[1]])
+    hook_cancelled = resolve_hook(sc, p.hooks[1], {"approved": True}, p.tokens[p.hooks[1]])
+    assert hook_cancelled.outcome == "cancelled"
 
 
 def test_no_plaintext_token_in_any_key(
@@ -588,3 +516,168 @@ def test_describe_hook_shows_the_request(sc: StoreContext, clock: FakeClock) -> 
         {"n": 0},
         "Order",
     )
+
+
+# --- early resolves: the builder ran, the commit that registers the hook has not landed yet ---
+
+
+def _requested(
+    sc: StoreContext, clock: FakeClock, session_key: str = "call-1"
+) -> tuple[Claimed, HookRequest, str]:
+    """A claimed (running) task whose turn's builder has produced one Approval hook request."""
+    task_id = create_task(sc, "agent", "hello").task_id
+    claimed = claim(sc, task_id, 1)
+    session = ids.hook_session_id(task_id, session_key, "ship")
+    hook_id = ids.hook_id(session, "approval", SECRET, hook_type_code(Approval))
+    token = ids.hook_token(SECRET, hook_id, ids.FIRST_TOKEN_VERSION)
+    request = HookRequest(
+        hook_id=hook_id,
+        session_id=session,
+        task_id=task_id,
+        tool_call_id=session_key,
+        tool_name="ship",
+        param="approval",
+        mode=HookMode.REQUIRES,
+        hook_type="Approval",
+        schema=Approval.model_json_schema(),
+        title="Please decide",
+        expires_at=clock.now() + timedelta(hours=1),
+        token_hash=ids.token_hash(token),
+    )
+    return claimed, request, token
+
+
+def test_an_early_resolve_is_kept_then_applied_when_its_hook_registers(
+    redis_client: Client, sc: StoreContext, clock: FakeClock
+) -> None:
+    claimed, req, token = _requested(sc, clock)
+    hook_id, task_id = req.hook_id, req.task_id
+    early = resolve_hook(
+        sc, hook_id, {"approved": True, "comment": "fast"}, token, "k1", early=True
+    )
+    assert (early.outcome, early.task_id, early.replay, early.seq) == (
+        "accepted",
+        task_id,
+        False,
+        0,
+    )
+    assert hook_field(redis_client, hook_id, "status") == "accepted"
+    life = redis_client.pttl(keys.hook(hook_id))
+    assert 0 < life <= max(sc.settings.early_resolve_ttl_s * 1000, 2 * sc.settings.lease_ms)
+    assert f"h:{hook_id}".encode() in redis_client.smembers(keys.registry(task_id))
+    assert describe_hook(sc, hook_id) is None  # nothing to describe until it registers
+    before = tree_state(redis_client)
+    replay = resolve_hook(sc, hook_id, {"approved": False}, token, "k1", early=True)
+    assert (replay.outcome, replay.replay) == ("accepted", True)
+    for key in ("k2", None):  # first one wins
+        assert resolve_hook(sc, hook_id, {"approved": False}, token, key, early=True).outcome == (
+            "already_resolved"
+        )
+    assert resolve_hook(sc, hook_id, {"approved": False}, "wrong", "k1").outcome == "not_found"
+    assert tree_state(redis_client) == before
+
+    outcome = ParkHooks(context=claimed.context, requests=(req,), waiting_on=(hook_id,))
+    committed = commit(sc, claimed, outcome)
+    # the stage is complete at once: the task continues instead of parking
+    assert (committed.status, committed.seq) == ("queued", 2)
+    assert redis_client.pttl(keys.hook(hook_id)) == -1  # a registered hook lives with its tree
+    view = describe_hook(sc, hook_id)
+    assert view is not None
+    assert (view.status, view.payload, view.title) == (
+        "resolved",
+        {"approved": True, "comment": "fast"},
+        "Please decide",
+    )
+    assert inbox(redis_client, task_id) == [
+        {
+            "k": "hook",
+            "hook_id": hook_id,
+            "status": "resolved",
+            "payload": {"approved": True, "comment": "fast"},
+        }
+    ]
+    assert task_field(redis_client, task_id, f"p:{req.session_id}") is None
+    kinds = [e.kind for e in read_events(sc, task_id)]
+    assert kinds.index("hook_accepted") < kinds.index("hook_resolved")
+    # late duplicates answer as for any resolved hook
+    late = resolve_hook(sc, hook_id, {"approved": True, "comment": "fast"}, token, "k1")
+    assert (late.outcome, late.payload) == ("idempotent", {"approved": True, "comment": "fast"})
+    assert resolve_hook(sc, hook_id, {"approved": True}, token).outcome == "already_resolved"
+
+
+def test_an_early_resolve_needs_a_live_task_and_a_first_version_token(
+    redis_client: Client, sc: StoreContext, clock: FakeClock
+) -> None:
+    _claimed, req, token = _requested(sc, clock)
+    before = dump_all(redis_client)
+    # without the id's v1 token (the caller checks it) nothing is kept: an unknown hook
+    assert resolve_hook(sc, req.hook_id, {"approved": True}, token).outcome == "not_found"
+    checked = store_resolve(sc, req.hook_id, None, token, early_token=True)  # check only
+    assert (checked.outcome, checked.task_id) == ("checked", req.task_id)
+    assert tree_state(redis_client) == tree_state_of(before)
+    redis_client.hset(keys.task(req.task_id), "status", "cancelled")
+    over = resolve_hook(sc, req.hook_id, {"approved": True}, token, early=True)
+    assert (over.outcome, over.task_id) == ("cancelled", req.task_id)
+    other = ids.new_root_task_id()  # a hook id naming a task that does not exist
+    ghost = ids.hook_id(ids.hook_session_id(other, "c", "ship"), "p", SECRET, "0123abcd")
+    ghost_token = ids.hook_token(SECRET, ghost, 1)
+    assert resolve_hook(sc, ghost, {"a": 1}, ghost_token, early=True).outcome == "not_found"
+    assert hook_field(redis_client, req.hook_id, "status") is None
+    assert redis_client.exists(keys.hook(ghost)) == 0
+
+
+def test_an_early_resolve_whose_call_is_never_committed_goes_with_the_tree(
+    redis_client: Client, sc: StoreContext, clock: FakeClock
+) -> None:
+    claimed, req, token = _requested(sc, clock)
+    assert resolve_hook(sc, req.hook_id, {"approved": True}, token, early=True).outcome == (
+        "accepted"
+    )
+    # the replayed turn asked for something else and finished: the hook never registers
+    commit(sc, claimed, Complete(context=claimed.context, output="done"))
+    assert hook_field(redis_client, req.hook_id, "status") == "accepted"
+    assert resolve_hook(sc, req.hook_id, {"approved": True}, token, early=True).outcome == (
+        "cancelled"
+    )
+    assert expire_tree(sc, req.task_id)
+    registry = keys.registry(req.task_id)
+    members = {m.decode() for m in redis_client.smembers(registry)}
+    assert f"h:{req.hook_id}" in members
+    ttls = {m: redis_client.ttl(keys.from_registry_member(req.task_id, m)) for m in members}
+    assert 0 < ttls[f"h:{req.hook_id}"] <= sc.settings.tree_ttl_s
+    # every key of the tree that exists, the early record too, now expires (-2: never written)
+    assert all(t == -2 or 0 < t <= sc.settings.tree_ttl_s for t in ttls.values()), ttls
+
+
+def _race_early_resolves_with_the_commit(sc: StoreContext, clock: FakeClock, key: str) -> Any:
+    claimed, req, token = _requested(sc, clock, session_key=key)
+    outcome = ParkHooks(context=claimed.context, requests=(req,), waiting_on=(req.hook_id,))
+    results: list[ResolveResult] = []
+    lock = threading.Lock()
+
+    def racer(i: int) -> None:
+        if i == 0:
+            commit(sc, claimed, outcome)
+            return
+        payload = {"approved": True, "comment": f"r{i}"}
+        r = resolve_hook(sc, req.hook_id, payload, token, f"k{i}", early=True)
+        with lock:
+            results.append(r)
+
+    run_threads(8, racer)
+    return req, results
+
+
+def test_early_resolves_racing_the_registering_commit_apply_exactly_one(
+    redis_client: Client, sc: StoreContext, clock: FakeClock
+) -> None:
+    for round_ in range(5):
+        req, results = _race_early_resolves_with_the_commit(sc, clock, f"call-{round_}")
+        winners = [r for r in results if r.outcome in ("accepted", "resolved")]
+        assert len(winners) == 1, results
+        assert {r.outcome for r in results} - {"accepted", "resolved"} == {"already_resolved"}
+        view = describe_hook(sc, req.hook_id)
+        assert view is not None and view.status == "resolved"
+        assert view.payload == winners[0].payload
+        assert [i["hook_id"] for i in inbox(redis_client, req.task_id)] == [req.hook_id]
+        assert task_field(redis_client, req.task_id, "status") == "queued"

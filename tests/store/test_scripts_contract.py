@@ -25,7 +25,6 @@ def test_every_script_documents_keys_argv_and_returns_and_binds_named_locals() -
         "expire_hook",
         "rotate_hook_token",
         "wake_task",
-        "finish_child",
         "cancel_task",
         "steer_task",
         "reclaim_lapsed_lease",

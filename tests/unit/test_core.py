@@ -10,13 +10,15 @@ from factorial_aws.core import codec, ids
 from factorial_aws.core.records import Message, TaskContext, ToolCall
 from factorial_aws.core.status import TERMINAL, TRANSITIONS, WAITING, TaskStatus, can_transition
 
+CODE = ids.hook_type_code("app.hooks.Approval")
+
 
 def test_every_derived_id_carries_its_root_and_is_deterministic() -> None:
     root = ids.new_root_task_id()
     child = ids.child_task_id(root, "k1")
     grandchild = ids.child_task_id(child, "k1")
     session = ids.hook_session_id(child, "call_1", "send_wire")
-    hook = ids.hook_id(session, "approval", b"s")
+    hook = ids.hook_id(session, "approval", b"s", CODE)
     wait = ids.wait_id(grandchild, "call_2")
     for derived in (child, grandchild, session, hook, wait):
         assert ids.root_of(derived) == root
@@ -27,8 +29,17 @@ def test_every_derived_id_carries_its_root_and_is_deterministic() -> None:
     assert ids.is_task_id(grandchild) and not ids.is_task_id(hook)
     assert ids.child_task_id(root, "k1") == child
     assert grandchild != child  # same key, different parent
-    assert ids.hook_id(session, "approval", b"s") == hook
-    assert ids.hook_id(session, "other", b"s") != hook
+    assert ids.hook_id(session, "approval", b"s", CODE) == hook
+    assert ids.hook_id(session, "other", b"s", CODE) != hook
+    # a hook id ends with its type's code: the API picks the validator without a lookup
+    other = ids.hook_type_code("app.hooks.Budget")
+    assert ids.type_code_of(hook) == CODE and len(CODE) == 8 and other != CODE
+    assert ids.type_code_of(ids.hook_id(session, "approval", b"s", other)) == other
+    assert (
+        ids.is_hook_id(hook) and not ids.is_hook_id(session) and ids.type_code_of(session) is None
+    )
+    with pytest.raises(ValueError, match="not a hook type code"):
+        ids.hook_id(session, "approval", b"s", "xyz")
     assert ids.new_root_task_id() != root
 
 
@@ -41,7 +52,7 @@ def test_root_of_rejects_foreign_ids(bad: str) -> None:
 
 
 def test_hook_tokens_are_256_bit_derived_and_versioned() -> None:
-    hid = ids.hook_id(ids.hook_session_id(ids.new_root_task_id(), "c", "t"), "p", b"s")
+    hid = ids.hook_id(ids.hook_session_id(ids.new_root_task_id(), "c", "t"), "p", b"s", CODE)
     t1 = ids.hook_token(b"secret", hid, 1)
     assert ids.hook_token(b"secret", hid, 1) == t1  # a replayed builder sends the same link
     assert ids.hook_token(b"secret", hid, 2) != t1  # rotation changes it

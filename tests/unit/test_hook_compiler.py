@@ -440,3 +440,34 @@ def test_tool_decorator_carries_the_plan_and_fails_at_decoration() -> None:
 
         @tool(name="bad_wire")
         def wire(approval: Annotated[str, hook.requires(ask_manager)]) -> None: ...
+
+
+def _tool_with_a_local_hook_type(name: str) -> Any:
+    class Same(Hook):  # the same module and qualified name each time: the same type code
+        x: int
+
+    def ask(ctx: HookRequestContext) -> PendingHook[Same]:
+        return Same.pending(ctx=ctx, title="x")
+
+    def body(v: Annotated[Same, hook.requires(ask)]) -> str:
+        return "ok"
+
+    body.__name__ = name
+    body.__doc__ = "A tool."
+    return tool(body)
+
+
+def test_an_app_maps_each_hook_type_code_to_one_type() -> None:
+    from factorial_aws import Agent, App
+    from factorial_aws.agents.hooks import hook_type_code
+    from factorial_aws.errors import AgentDefinitionError
+
+    first, second = _tool_with_a_local_hook_type("a"), _tool_with_a_local_hook_type("b")
+    one = App([Agent(name="one", instructions="i", model="m", tools=[first])])
+    (node,) = first.hook_plan.nodes.values()
+    code = hook_type_code(node.hook_type)
+    assert one.hook_type(f"t-{'a' * 26}.h{'0' * 16}{code}") is node.hook_type
+    assert one.hook_type(f"t-{'a' * 26}.h{'0' * 16}00000000") is None
+    assert one.hook_type(f"t-{'a' * 26}") is None
+    with pytest.raises(AgentDefinitionError, match="have the same code"):
+        App([Agent(name="two", instructions="i", model="m", tools=[first, second])])

@@ -7,7 +7,8 @@
 -- KEYS[9] parent hash    KEYS[10] parent join   KEYS[11] parent inbox KEYS[12] parent events
 --         (for a root task, 9..12 repeat the task's own keys and are not used)
 -- KEYS[13] the tree's hook schemas hash (schema id -> JSON Schema, written once per type)
--- KEYS[14 ..]            one hook hash per new hook request            (ARGV[8] of them)
+-- KEYS[14 ..]            one hook hash per new hook request            (ARGV[8] of them; one
+--                        kept by an early resolve, status "accepted", is registered and resolved)
 -- then 7 keys per spawned child: task, ctx, inbox, events, hooks set, kids set, join  (ARGV[9])
 -- then one hook hash per hook the task will wait on                    (ARGV[10])
 -- ARGV[1] now_ms or ""   ARGV[2] fence   ARGV[3] kind   ARGV[4] context JSON
@@ -76,9 +77,15 @@ for i, child in ipairs(children) do
   end
 end
 
--- hook records of the stage being requested
+-- hook records of the stage being requested; a resolve that came early (resolve_hook kept it
+-- as status "accepted") is applied now, so the stage may be complete at once
 for i, req in ipairs(requests) do
   local hk = KEYS[13 + i]
+  local early = nil
+  if hget(hk, 'status') == 'accepted' then
+    early = {payload = hget(hk, 'payload'), idem = hget(hk, 'idem') or '', at = hget(hk, 'resolved')}
+    redis.call('DEL', hk)
+  end
   if redis.call('EXISTS', hk) == 0 then
     if redis.call('HSETNX', KEYS[13], req.schema_id, req.schema) == 1 then
       register(registry, KEYS[13])
@@ -93,6 +100,11 @@ for i, req in ipairs(requests) do
     redis.call('SADD', hooks_set, req.hook_id)
     register(registry, hk)
     redis.call('HINCRBY', task_key, 'p:' .. req.session, 1)
+    if early then
+      redis.call('HSET', hk, 'status', 'resolved', 'payload', early.payload, 'idem', early.idem,
+        'resolved', early.at)
+      hook_settled(hk, task_key, inbox_key, events_key, req.hook_id, 'resolved', early.payload, now)
+    end
   end
 end
 

@@ -44,10 +44,13 @@ def test_base64_body_that_is_not_utf8_is_a_400_on_create(make_harness: HarnessFa
     assert _b64_event("POST", "/tasks", b'{"agent": "\xff", "input": "x"}') == 400
 
 
-def test_deeply_nested_json_is_a_400_on_create_steer_and_rotate(
+def test_deeply_nested_json_is_a_400_on_create_steer_rotate_and_resolve(
     make_harness: HarnessFactory,
 ) -> None:
     h, task_id, hook_id = _harness(make_harness)
+    resolve = h.resolve(hook_id, None, raw_body='{"approved": ' + DEEP + "}", caller_arn=None)
+    assert (resolve.status, resolve.code) == (400, "invalid_json")
+    assert h.task(task_id)["status"] == "waiting_hook"
     create = h.http("POST", "/tasks", raw_body='{"agent": "payments", "input": ' + DEEP + "}")
     steer = h.http("POST", f"/tasks/{task_id}/steer", raw_body='{"text": ' + DEEP + "}")
     rotate = h.http(

@@ -9,9 +9,10 @@ import hashlib
 import json
 
 from factorial_aws import App
+from factorial_aws.agents.hooks import hook_type_code
 from factorial_aws.core import ids
 from factorial_aws.testing import call, tool_calls_reply
-from tests.functional.apps import after_tool, agent, wire
+from tests.functional.apps import Budget, after_tool, agent, wire
 from tests.functional.conftest import HarnessFactory
 
 
@@ -23,7 +24,7 @@ def _predict(
     ]
     session = ids.hook_session_id(task_id, f"call_{turn}_{index}_{digest}", tool)
     # everything public, and a guess at the one thing that is not: the deployment secret
-    return ids.hook_id(session, param, b"")
+    return ids.hook_id(session, param, b"", hook_type_code(Budget))
 
 
 def test_a_hook_holder_cannot_derive_another_hook_id_of_the_task(
