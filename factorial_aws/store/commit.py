@@ -199,6 +199,12 @@ def commit_turn(
         return StaleCommit(task_id, res[1])
     if res[0] != "ok":
         raise StateCorruptedError(f"commit_turn on {task_id}: {res[0]}")
+    if res[1] == "queued" and outcome.kind not in ("continue", "retry"):
+        # A park that became queued at once (an early resolve applied at registration, a child
+        # that ended first): the pipelined index op removed the lease entry, so the task needs
+        # its dispatch entry back before the turn message is sent (rare: one more round trip).
+        entry = dispatch_intent(sc, task_id, int(res[2]))
+        sc.client.zadd(entry.key, {entry.member: entry.score})
     return Committed(
         task_id=task_id,
         status=res[1],
