@@ -71,6 +71,13 @@ class AgentDefinitionError(DefinitionError):
     code = "agent_definition_error"
 
 
+class NotAToolError(AgentDefinitionError):
+    """Something in ``Agent(tools=...)`` that is not a ``Tool`` (a plain function not decorated
+    with ``@tool``, a class, a string...)."""
+
+    code = "not_a_tool"
+
+
 # --- input errors: bad values given by a caller at run time ---
 
 
