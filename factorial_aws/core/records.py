@@ -299,6 +299,7 @@ def initial_messages(task_input: TaskInput) -> list[Message]:
     if isinstance(task_input, str):
         if not task_input.strip():
             raise InvalidInputError("input must not be empty")
+        check_text(task_input, "input")
         return [Message.user(task_input)]
     if not task_input:
         raise InvalidInputError("input must not be an empty list")
@@ -309,5 +310,21 @@ def initial_messages(task_input: TaskInput) -> list[Message]:
             raise InvalidInputError(
                 f"input[{i}] must be {{'role': 'user'|'assistant'|'system', 'content': str}}"
             )
+        check_text(content, f"input[{i}].content")
         out.append(Message(role=role, content=content))
     return out
+
+
+def check_text(text: str, where: str) -> None:
+    """Refuse a string that is not Unicode text (a lone UTF-16 surrogate, such as the JSON
+    ``"\\ud800"``): it could not be encoded for the store, a log or the model.
+
+    Raises:
+        InvalidInputError: naming ``where``.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{where} is not Unicode text: a lone surrogate at position {exc.start}"
+        ) from None

@@ -17,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from factorial_aws.core import ids
+from factorial_aws.core.records import check_text
 from factorial_aws.errors import (
     StateCorruptedError,
     StoreUnavailableError,
@@ -112,6 +113,7 @@ def steer_task(sc: StoreContext, task_id: str, text: str) -> None:
         TaskFinishedError: the task ended.
     """
     _check_id(task_id)
+    check_text(text, "text")
     ks = [keys.task(task_id), keys.inbox(task_id), keys.events(task_id)]
     res = _call(sc, "steer_task", task_id, ks, [text])
     if res[0] == "finished":
