@@ -7,9 +7,9 @@ statuses in :mod:`.api_errors`, shapes in :mod:`.api_models`, the hook page in :
 who may do what in :mod:`.api_auth`.
 
 Every error, including an unknown route (``404 not_found``), a body that is not JSON (``400
-invalid_json``, also for a string holding a lone surrogate such as ``"\\ud800"``, which is
-valid JSON but not Unicode text), a request that fails validation (``400 invalid_request``: Powertools' 422 is
-converted, and the OpenAPI document says 400) and a body over ``max_body_bytes`` (``413
+invalid_json``, also for a string holding a lone surrogate such as ``"\\ud800"``, which is valid
+JSON but not Unicode text), a request that fails validation (``400 invalid_request``: Powertools'
+422 is converted, and the OpenAPI document says 400) and a body over ``max_body_bytes`` (``413
 payload_too_large``, checked before anything parses it), is ``{"error": {"code", "message"}}``.
 Bad input never yields a 500; an unexpected exception is logged and answered ``500
 internal_error``.
@@ -107,7 +107,7 @@ def unreadable_body(event: Mapping[str, Any]) -> str | None:
             return None  # the routes answer malformed JSON themselves, with their own message
         return f"the request body cannot be read: {exc}"
     if has_lone_surrogate(value):
-        return "the request body is not Unicode text: a string holds a lone surrogate (such as \\ud800)"
+        return "the request body is not Unicode text: a lone surrogate such as \\ud800"
     return None
 
 

@@ -26,25 +26,18 @@ LONE = "\\ud800"  # as JSON text: a valid escape, but no Unicode character
 
 def _bodies(task_id: str, hook_id: str) -> list[tuple[str, str, str]]:
     """(method, path, raw JSON body with a lone surrogate) for every route that reads a body."""
-    return [
-        ("POST", "/tasks", '{"agent": "payments", "input": "%s"}' % LONE),
-        ("POST", "/tasks", '{"agent": "payments", "input": "pay 42 %s"}' % "\\udfff"),
-        (
-            "POST",
-            "/tasks",
-            '{"agent": "payments", "input": [{"role": "user", "content": "a%sb"}]}' % LONE,
-        ),
-        ("POST", "/tasks", '{"agent": "payments", "input": "x", "owner_id": "%s"}' % LONE),
-        ("POST", f"/tasks/{task_id}/steer", '{"text": "%s"}' % LONE),
-        ("POST", f"/tasks/{task_id}/cancel", '{"why": "%s"}' % LONE),
-        ("POST", f"/hooks/{hook_id}/resolve", '{"approved": true, "reviewer": "%s"}' % LONE),
-        (
-            "POST",
-            f"/hooks/{hook_id}/resolve",
-            '{"approved": true, "reviewer": "a", "%s": 1}' % LONE,
-        ),
-        ("POST", f"/hooks/{hook_id}/rotate", '{"revoke_previous": "%s"}' % LONE),
+    raw = [
+        ("/tasks", '{"agent": "payments", "input": "@"}'),
+        ("/tasks", '{"agent": "payments", "input": "pay 42 @"}'.replace("@", "\\udfff")),
+        ("/tasks", '{"agent": "payments", "input": [{"role": "user", "content": "a@b"}]}'),
+        ("/tasks", '{"agent": "payments", "input": "x", "owner_id": "@"}'),
+        (f"/tasks/{task_id}/steer", '{"text": "@"}'),
+        (f"/tasks/{task_id}/cancel", '{"why": "@"}'),
+        (f"/hooks/{hook_id}/resolve", '{"approved": true, "reviewer": "@"}'),
+        (f"/hooks/{hook_id}/resolve", '{"approved": true, "reviewer": "a", "@": 1}'),
+        (f"/hooks/{hook_id}/rotate", '{"revoke_previous": "@"}'),
     ]
+    return [("POST", path, body.replace("@", LONE)) for path, body in raw]
 
 
 def _unchanged(h: Harness, task_id: str, hook_id: str, events_before: int) -> None:
