@@ -198,6 +198,14 @@ class PayloadTooLargeError(InvalidInputError):
     code = "payload_too_large"
 
 
+class ContextTooLargeError(InvalidInputError):
+    """The write would take a task's context over its cap (4 MiB encoded by default): input,
+    steering and hook payloads are refused whole (nothing written); a turn whose new context
+    would pass it fails the task with this code."""
+
+    code = "context_too_large"
+
+
 class HookPayloadInvalidError(HookError):
     """The payload does not match the hook's type."""
 

@@ -218,6 +218,7 @@ def resolve_hook(
             whether this call woke the task (see ``_expired``).
         HookCancelledError: the hook or its task was cancelled, or the task is finished.
         HookPayloadInvalidError: the payload is not a JSON object matching the hook's schema.
+        ContextTooLargeError: the payload would take the task's context over its cap.
     """
     text = _payload_json(sc, payload)
     if idempotency_key is not None and len(idempotency_key) > MAX_IDEMPOTENCY_KEY_CHARS:
@@ -230,7 +231,13 @@ def resolve_hook(
     res = sc.scripts.call_indexed(
         "resolve_hook",
         _script_keys(hook_id, task_id),
-        [sc.now_arg(), ids.token_hash(token), text, idempotency_key or ""],
+        [
+            sc.now_arg(),
+            ids.token_hash(token),
+            text,
+            idempotency_key or "",
+            sc.settings.max_context_bytes,
+        ],
         [dispatch_intent(sc, task_id, "*")],
     )
     outcome = res[0]
@@ -241,6 +248,11 @@ def resolve_hook(
         return ResolveResult(hook_id, task_id, "idempotent", False, 0, json.loads(res[2]))
     if outcome == "expired":
         raise _expired(hook_id, task_id, int(res[2]) if len(res) > 2 else 0)
+    if outcome == "too_large":
+        raise errors.ContextTooLargeError(
+            f"hook {hook_id}: this payload would take task {task_id}'s context to {res[2]} "
+            f"bytes, over the cap of {sc.settings.max_context_bytes}"
+        )
     if outcome in _RESOLVE_ERRORS:
         error, message = _RESOLVE_ERRORS[outcome]
         raise error(message.format(hook_id=hook_id, detail=res[2] if len(res) > 2 else ""))

@@ -15,7 +15,7 @@ from factorial_aws.core import ids
 from factorial_aws.core.codec import decode as decode_record
 from factorial_aws.core.codec import encode
 from factorial_aws.core.records import TaskContext, TaskInput, TurnInput, initial_messages
-from factorial_aws.errors import IdempotencyConflictError, PayloadTooLargeError
+from factorial_aws.errors import ContextTooLargeError, IdempotencyConflictError
 from factorial_aws.store import keys
 from factorial_aws.store.inbox import parse_inbox
 from factorial_aws.store.scripts import IndexWrite
@@ -124,7 +124,10 @@ def create_task(
     ctx = TaskContext(task_id=task_id, agent=agent, owner_id=owner_id, messages=messages)
     ctx_json = encode(ctx)
     if len(ctx_json) > sc.settings.max_context_bytes:
-        raise PayloadTooLargeError(f"input is over {sc.settings.max_context_bytes} bytes")
+        raise ContextTooLargeError(
+            f"input is {len(ctx_json)} bytes as a task context, over the cap of "
+            f"{sc.settings.max_context_bytes}"
+        )
     task_keys = [*_per_task_keys(task_id), keys.registry(task_id), keys.kids(task_id)]
     index = [dispatch_intent(sc, task_id, 1)]
     if owner:

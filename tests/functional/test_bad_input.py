@@ -14,8 +14,10 @@ import pytest
 from factorial_aws import App
 from factorial_aws.aws.api import build_api
 from factorial_aws.aws.api_hooks import MAX_GITHUB_DELIVERY_CHARS
+from factorial_aws.aws.api_models import MAX_STEER_CHARS
 from factorial_aws.errors import InvalidInputError
 from factorial_aws.local.server import ApiServer
+from factorial_aws.store import keys
 from tests.functional.apps import agent, pay, pay_rule
 from tests.functional.conftest import HarnessFactory
 from tests.functional.harness import Harness
@@ -156,3 +158,37 @@ def test_over_the_dev_server_lone_surrogates_and_bad_utf8_are_400(
     finally:
         server.stop()
     _unchanged(h, task_id, hook_id, before)
+
+
+def test_a_steering_flood_stops_at_the_context_cap_with_413(make_harness: HarnessFactory) -> None:
+    """The issue's case: 200 steers of 32 KiB grew a parked task's context to 6.5 MB."""
+    h, task_id, hook_id = parked(make_harness)
+    cap = h.wiring.store.settings.max_context_bytes
+    text = "s" * MAX_STEER_CHARS
+    answers = [h.http("POST", f"/tasks/{task_id}/steer", {"text": text}) for _ in range(200)]
+    statuses = [a.status for a in answers]
+    accepted = statuses.count(202)
+    assert statuses == [202] * accepted + [413] * (200 - accepted)
+    assert cap // (len(text) + 30) - 2 <= accepted <= cap // len(text)
+    assert_error(answers[-1], 413, "context_too_large")
+    client = h.wiring.store.client
+    stored = client.strlen(keys.ctx(task_id)) + sum(
+        len(i) for i in client.lrange(keys.inbox(task_id), 0, -1)
+    )
+    assert stored <= cap
+    events = h.http("GET", f"/tasks/{task_id}/events", query={"limit": "1000"}).json()["events"]
+    assert [e["kind"] for e in events].count("steered") == accepted
+
+    # the same answer over the dev server's HTTP, and nothing written
+    api = build_api(h.wiring.control, require_iam=False)
+    server = ApiServer(lambda e, c: api.resolve(e, c), "127.0.0.1", 0).start()
+    try:
+        port = int(server.server_address[1])
+        body = json.dumps({"text": text}).encode()
+        status, answer = _post(port, f"/tasks/{task_id}/steer", body, {})
+        assert (status, answer["error"]["code"]) == (413, "context_too_large"), answer
+    finally:
+        server.stop()
+    assert client.llen(keys.inbox(task_id)) == accepted
+    assert h.task(task_id)["status"] == "waiting_hook"
+    assert [p["hook_id"] for p in h.task(task_id)["pending_hooks"]] == [hook_id]

@@ -5,6 +5,7 @@
 -- KEYS[5] the tree's hook schemas hash (the hook's `schema_id` -> JSON Schema)
 -- ARGV[1] now_ms or ""   ARGV[2] token hash (sha256 hex of the presented token)
 -- ARGV[3] payload JSON text   ARGV[4] idempotency key or ""
+-- ARGV[5] the task's context cap in bytes ("" or 0: none)
 -- Returns (checked in this order; only the two marked * write anything)
 --   {"not_found"}                            no hook, or a token hash matching neither th nor thp
 --   {"idempotent", task_id, payload}         resolved before with this (non-empty) key
@@ -13,6 +14,7 @@
 --   {"cancelled", task_id}                   cancelled, or its task is missing or terminal
 -- * {"expired", task_id, seq}                past its expiry: expired now (seq 0 if no wake)
 --   {"invalid", task_id, "<path>: <problem>; ..."}  the payload does not match the stored schema
+--   {"too_large", task_id, bytes}            the task's context would reach `bytes`, over the cap
 -- * {"resolved", task_id, seq}               resolved now (seq 0 if the task stays parked)
 -- Transitions: hook requested -> resolved | expired;
 --   task waiting_hook -> queued (the session's stage complete, or a `requires` gate expired)
@@ -288,6 +290,11 @@ if not schema_ok then
 end
 local problems = validate(schema, value)
 if problems ~= '' then return {'invalid', task_id, problems} end
+
+-- the payload goes to the inbox, then into the context: the task's context cap holds here
+local cap = tonumber(ARGV[5] or '') or 0
+local total = context_bytes(task_key) + #payload + 64 + #hook_id
+if cap > 0 and total > cap then return {'too_large', task_id, total} end
 
 redis.call('HSET', hook_key, 'status', 'resolved', 'payload', payload, 'idem', idem,
   'resolved', now)
