@@ -133,7 +133,7 @@ def _index(sc: StoreContext, claimed: Claimed, outcome: TurnOutcome) -> list[Ind
 
 def _context_too_large(claimed: Claimed, size: int, cap: int) -> Fail:
     err = ContextTooLargeError(
-        f"the turn would take the task's context to {size} bytes, over the cap of {cap}"
+        f"the turn would write a task context of {size} bytes, over the cap of {cap}"
     )
     event = TaskEvent(kind="failed", data={"code": err.code, "message": err.message})
     return Fail(context=claimed.context, code=err.code, message=err.message, events=(event,))
@@ -144,16 +144,18 @@ def commit_turn(
 ) -> Committed | StaleCommit:
     """Commit a turn's outcome for the claim that ran it (one round trip).
 
-    An outcome whose context would pass the cap (``max_context_bytes``) is not written: the task
-    fails with ``context_too_large`` instead, keeping the context it had (the turn engine cuts
-    oversized tool results first, so this is the last line: a model reply or a transcript that
-    grew past the cap anyway).
+    An outcome whose context (or a spawned child's first context) would pass the cap
+    (``max_context_bytes``) is not written: the task fails with ``context_too_large`` instead,
+    keeping the context it had (the turn engine cuts oversized tool results first, so this is the
+    last line: a model reply or a transcript that grew past the cap anyway).
     """
     task_id = claimed.task_id
     ctx_json = encode(outcome.context)
-    if len(ctx_json) > sc.settings.max_context_bytes:
-        outcome = _context_too_large(claimed, len(ctx_json), sc.settings.max_context_bytes)
-        ctx_json = encode(outcome.context)
+    kids = [_child_fields(claimed, c) for c in outcome.spawned]
+    largest = max([len(ctx_json), *(len(k["ctx"].encode()) for k in kids)])
+    if largest > sc.settings.max_context_bytes:
+        outcome = _context_too_large(claimed, largest, sc.settings.max_context_bytes)
+        ctx_json, kids = encode(outcome.context), []
     parent = claimed.parent or task_id
     requests = outcome.requests if isinstance(outcome, ParkHooks) else ()
     waiting = outcome.waiting_on if isinstance(outcome, ParkHooks) else ()
@@ -194,7 +196,7 @@ def commit_turn(
         len(waiting),
         _detail(outcome),
         *(json.dumps(_hook_fields(r)) for r in requests),
-        *(json.dumps(_child_fields(claimed, c)) for c in outcome.spawned),
+        *(json.dumps(k) for k in kids),
     ]
     res = sc.scripts.call_indexed("commit_turn", script_keys, args, _index(sc, claimed, outcome))
     if res[0] == "stale":

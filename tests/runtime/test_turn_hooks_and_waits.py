@@ -317,6 +317,32 @@ def test_children_are_spawned_deterministically_and_their_outcomes_reach_the_mod
     assert [c["output"] for c in body["children"]] == [f"out {c[-3:]}" for c in expected]
 
 
+def test_child_outputs_over_the_context_cap_reach_the_model_cut_with_a_note(
+    clock: FakeClock,
+) -> None:
+    from dataclasses import replace
+
+    from factorial_aws.core.codec import encode
+
+    model = ScriptedModel([call("fan_out", topics=["a", "b"])], "summary")
+    h = Harness(_agent(fan_out), model, clock)
+    h.env = replace(h.env, max_context_bytes=30_000)
+    parked = h.turn()
+    assert isinstance(parked, ParkChildren)
+    outcomes = tuple(
+        ChildOutcome(task_id=c, status="completed", output="o" * 20_000) for c in parked.child_ids
+    )
+    done = h.turn(
+        TurnInput(wakes=(Wake(wait_id=parked.wait_id, fired_at=clock.now(), children=outcomes),))
+    )
+    assert isinstance(done, Complete)
+    seen = model.requests[1].messages[-1].content or ""
+    assert seen.startswith('{"data": {"topics": ["a", "b"]}, "status": "children_finished"')
+    assert "[cut by factorial_aws: this tool result was" in seen and len(seen) < 30_000
+    assert len(encode(h.ctx)) <= 30_000
+    assert [e.kind for e in done.events].count("tool_result_cut") == 1
+
+
 def test_two_sessions_in_one_message_park_together_and_resume_one_by_one(
     clock: FakeClock,
 ) -> None:

@@ -148,3 +148,22 @@ def test_a_turn_whose_context_would_pass_the_cap_fails_the_task(sc: StoreContext
     assert task[b"ecode"] == b"context_too_large" and b"over the cap" in task[b"emsg"]
     assert sc.client.strlen(keys.ctx(task_id)) < CAP  # the old context was kept, not the new one
     assert _counted(sc, task_id)[0] == sc.client.strlen(keys.ctx(task_id))
+
+
+def test_a_child_whose_input_would_pass_the_cap_fails_the_parent_turn(sc: StoreContext) -> None:
+    from factorial_aws.core import ids
+    from factorial_aws.core.outcomes import ParkChildren
+    from factorial_aws.core.records import ChildSpec
+
+    task_id = create_task(sc, "agent", "hello").task_id
+    claimed = claim(sc, task_id, 1)
+    child = ids.child_task_id(task_id, "big")
+    spec = ChildSpec(
+        task_id=child, parent_task_id=task_id, agent="agent", input="i" * CAP, key="big"
+    )
+    outcome = ParkChildren(
+        context=claimed.context, spawned=(spec,), wait_id="w", child_ids=(child,)
+    )
+    assert commit(sc, claimed, outcome).status == "failed"
+    assert sc.client.exists(keys.task(child)) == 0  # the child was never written
+    assert sc.client.hget(keys.task(task_id), "ecode") == b"context_too_large"
