@@ -187,7 +187,8 @@ _STATUS_TEXT = {
     404: "No such task or hook (or not yours)",
     409: "Conflict with the current state",
     410: "The hook expired",
-    413: "Body over the size limit",
+    413: "Body over the size limit (payload_too_large), or the task's context would pass its "
+    "cap (context_too_large)",
     422: "The payload does not match the hook's schema",
     503: "The store is unavailable; retry",
 }
