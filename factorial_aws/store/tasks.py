@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING
 from factorial_aws.core import ids
 from factorial_aws.core.codec import decode as decode_record
 from factorial_aws.core.codec import encode
-from factorial_aws.core.records import TaskContext, TaskInput, TurnInput, initial_messages
+from factorial_aws.core.records import (
+    TaskContext,
+    TaskInput,
+    TurnInput,
+    check_text,
+    initial_messages,
+)
 from factorial_aws.errors import ContextTooLargeError, IdempotencyConflictError
 from factorial_aws.store import keys
 from factorial_aws.store.inbox import parse_inbox
@@ -115,6 +121,9 @@ def create_task(
     """
     messages = initial_messages(task_input)
     owner = owner_id or ""
+    check_text(owner, "owner_id")
+    if idempotency_key:
+        check_text(idempotency_key, "idempotency key")
     task_id = (
         ids.idempotent_root_task_id(owner, idempotency_key)
         if idempotency_key

@@ -78,6 +78,10 @@ def test_a_lone_surrogate_from_python_is_an_input_error(make_harness: HarnessFac
             "payments",
             [{"role": "user", "content": "ok"}, {"role": "user", "content": "\udc00"}],
         )
+    with pytest.raises(InvalidInputError, match="owner_id is not Unicode text"):
+        control.create_task("payments", "pay 1", owner_id="me\udfff")
+    with pytest.raises(InvalidInputError, match="idempotency key is not Unicode text"):
+        control.create_task("payments", "pay 1", idempotency_key="k\ud800")
     with pytest.raises(InvalidInputError, match="text is not Unicode text"):
         control.steer_task(task_id, "\ud800 hi")
     events = h.http("GET", f"/tasks/{task_id}/events").json()["events"]
