@@ -7,8 +7,9 @@ statuses in :mod:`.api_errors`, shapes in :mod:`.api_models`, the hook page in :
 who may do what in :mod:`.api_auth`.
 
 Every error, including an unknown route (``404 not_found``), a body that is not JSON (``400
-invalid_json``), a request that fails validation (``400 invalid_request``: Powertools' 422 is
-converted, and the OpenAPI document says 400) and a body over ``max_body_bytes`` (``413
+invalid_json``, also for a string holding a lone surrogate such as ``"\\ud800"``, which is valid
+JSON but not Unicode text), a request that fails validation (``400 invalid_request``: Powertools'
+422 is converted, and the OpenAPI document says 400) and a body over ``max_body_bytes`` (``413
 payload_too_large``, checked before anything parses it), is ``{"error": {"code", "message"}}``.
 Bad input never yields a 500; an unexpected exception is logged and answered ``500
 internal_error``.
@@ -20,6 +21,7 @@ import base64
 import binascii
 import json
 import logging
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +59,8 @@ DEFAULT_MAX_BODY_BYTES = 65536
 TITLE = "factorial_aws"
 VERSION = "1"
 _MAX_VALIDATION_PROBLEMS = 5
+#: A surrogate code point left after JSON decoding is a lone one (pairs decode to one character).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class FactorialApi(APIGatewayHttpResolver):
@@ -95,14 +99,33 @@ def unreadable_body(event: Mapping[str, Any]) -> str | None:
     except (ValueError, UnicodeDecodeError):
         return "the request body is not UTF-8 text"
     try:
-        json.loads(text)
+        value = json.loads(text)
     except RecursionError:
         return "the request body nests too deeply"
     except ValueError as exc:  # JSONDecodeError, or the int digit limit
         if isinstance(exc, json.JSONDecodeError):
             return None  # the routes answer malformed JSON themselves, with their own message
         return f"the request body cannot be read: {exc}"
+    if has_lone_surrogate(value):
+        return "the request body is not Unicode text: a lone surrogate such as \\ud800"
     return None
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether a parsed JSON value holds a string (a key or a value) with a lone UTF-16 surrogate
+    (``"\\ud800"`` is valid JSON but no Unicode text: it cannot be stored, logged or sent)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _early(status: int, code: str, message: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 
 from factorial_aws.aws.api_auth import Access
-from factorial_aws.aws.api_errors import JSON, InvalidJsonError
+from factorial_aws.aws.api_errors import JSON, InvalidJsonError, InvalidRequestError
 from factorial_aws.aws.api_html import HTML, HTML_HEADERS, prefers_html, render_hook_page
 from factorial_aws.aws.api_models import (
     MAX_IDEMPOTENCY_KEY_CHARS,
@@ -52,6 +52,10 @@ if TYPE_CHECKING:
 
 #: Longest accepted token (ours are 43 characters).
 MAX_TOKEN_CHARS = 256
+#: A GitHub delivery id becomes the idempotency key ``github:<id>``: the header's limit leaves room
+#: for the prefix, so every delivery id the schema accepts is a key the store accepts.
+GITHUB_DELIVERY_PREFIX = "github:"
+MAX_GITHUB_DELIVERY_CHARS = MAX_IDEMPOTENCY_KEY_CHARS - len(GITHUB_DELIVERY_PREFIX)
 _TAGS = ["hooks"]
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -116,6 +120,25 @@ def resolve_answer(result: ResolveResult) -> Response[Any]:
     raise error(message.format(hook_id=result.hook_id))
 
 
+def _check_rotate_body(text: str | None) -> None:
+    """The rotate body is absent, ``null`` or a JSON object: Powertools' validation lets other
+    JSON values through (``[null, null]`` became the defaults), so they are refused here.
+
+    Raises:
+        InvalidRequestError: any other JSON value (``400 invalid_request``).
+    """
+    if not text or not text.strip():
+        return
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return  # Powertools answers 400 invalid_json for it
+    if value is not None and not isinstance(value, dict):
+        raise InvalidRequestError(
+            'the body must be a JSON object such as {"revoke_previous": true}, or nothing'
+        )
+
+
 def hook_routes(control: Control, access: Access, observer: "Observer | None") -> Router:
     """A router with the hook routes of ``control`` (metrics to ``observer`` when given)."""
     router = Router()  # type: ignore[no-untyped-call]
@@ -177,13 +200,13 @@ def hook_routes(control: Control, access: Access, observer: "Observer | None") -
             str | None, Header(alias="Idempotency-Key", max_length=MAX_IDEMPOTENCY_KEY_CHARS)
         ] = None,
         x_github_delivery: Annotated[
-            str | None, Header(alias="X-GitHub-Delivery", max_length=MAX_IDEMPOTENCY_KEY_CHARS)
+            str | None, Header(alias="X-GitHub-Delivery", max_length=MAX_GITHUB_DELIVERY_CHARS)
         ] = None,
     ) -> Response[Any]:
         # GitHub names each delivery and redelivers with the same name: a redelivered webhook
         # replays (200 idempotent) instead of conflicting (409).
         idempotency_key = idempotency_key or (
-            f"github:{x_github_delivery}" if x_github_delivery else None
+            f"{GITHUB_DELIVERY_PREFIX}{x_github_delivery}" if x_github_delivery else None
         )
         given = x_hook_token or token
         if not given:
@@ -207,6 +230,7 @@ def hook_routes(control: Control, access: Access, observer: "Observer | None") -
     def rotate_hook_token(
         hook_id: str, body: Annotated[RotateRequest | None, Body()] = None
     ) -> Response[RotateOut]:
+        _check_rotate_body(router.current_event.decoded_body)
         access.hook_task(access.caller(router.current_event.raw_event), hook_id)
         revoke = body.revoke_previous if body is not None else True
         rotated = control.rotate_hook_token(hook_id, revoke_previous=revoke)

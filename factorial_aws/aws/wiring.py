@@ -117,6 +117,7 @@ class Wiring:
             clock=self.clock,
             hook_secret=self.hook_secret,
             public_base_url=self.settings.public_base_url,
+            max_context_bytes=self.store.settings.max_context_bytes,
         )
         return TurnRunner(self.app, self.store, env, self.dispatcher)
 

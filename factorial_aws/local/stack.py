@@ -54,6 +54,7 @@ class LocalStack:
             clock=self.clock,
             hook_secret=self.hook_secret,
             public_base_url=self.public_base_url,
+            max_context_bytes=self.settings.max_context_bytes,
         )
         self.runner = TurnRunner(self.app, self.store, env, self.dispatcher)
         self.control = Control(
