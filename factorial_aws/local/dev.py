@@ -84,8 +84,9 @@ class DevServer:
         return self
 
     def _api(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        # Powertools keeps the current request on the resolver, so a resolver serves one request
-        # at a time: take one from the pool (build one when all are busy), give it back after.
+        # A resolver holds the request it serves (FactorialApi keeps what Powertools would share
+        # between all resolvers on the resolver itself), so it serves one request at a time:
+        # take one from the pool (build one when all are busy), give it back after.
         try:
             resolver = self._resolvers.get_nowait()
         except queue.Empty:
