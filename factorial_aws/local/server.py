@@ -2,23 +2,54 @@
 (payload v2) event the Lambda function would get, handled by the same resolver.
 
 So the dev server runs exactly the routing, validation and error mapping of the deployed API.
-Loopback only by default; no IAM (the local API has no authorizer).
+Loopback only by default; no IAM (the local API has no authentication), so requests from another
+site are refused (see :func:`is_loopback_authority`).
+
+The HTTP layer is the standard library's threading server, hardened: a listen backlog of
+:data:`LISTEN_BACKLOG` (a burst of clients waits to be accepted instead of being reset), a thread
+per connection up to :data:`MAX_CONNECTIONS` (more are answered ``503 server_busy`` at once), a
+connection that sends nothing for :data:`READ_TIMEOUT_S` is closed (a half-sent request holds its
+thread that long, no longer), and every answer, including the server's own refusals (405 for
+HEAD, OPTIONS, TRACE and unknown methods, 414 for an over-long request line, 431 for over-long or
+too many headers, 400 for a malformed request), is the API's JSON error shape.
 """
 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import itertools
 import json
+import socket
 import threading
 from collections.abc import Callable
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 ApiHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 MAX_BODY_BYTES = 1024 * 1024
+#: Connections the kernel queues before the server accepts them (capped by ``somaxconn``).
+LISTEN_BACKLOG = 1024
+#: Connections served at once (one thread each); more are answered 503 and closed.
+MAX_CONNECTIONS = 512
+#: Seconds a connection may send nothing (while a request arrives, or between kept-alive ones).
+READ_TIMEOUT_S = 10.0
+#: The methods the API has routes for (the ``Allow`` header of a 405).
+ALLOWED_METHODS = "GET, POST"
+#: Methods handed to the API (as API Gateway's ``$default`` route would); others are 405.
+FORWARDED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _ids = itertools.count(1)
+_ERROR_CODES = {
+    HTTPStatus.BAD_REQUEST: "invalid_request",
+    HTTPStatus.METHOD_NOT_ALLOWED: "method_not_allowed",
+    HTTPStatus.LENGTH_REQUIRED: "length_required",
+    HTTPStatus.REQUEST_URI_TOO_LONG: "uri_too_long",
+    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: "headers_too_large",
+    HTTPStatus.SERVICE_UNAVAILABLE: "server_busy",
+    HTTPStatus.HTTP_VERSION_NOT_SUPPORTED: "http_version_not_supported",
+}
 
 
 def to_event(
@@ -62,22 +93,109 @@ def to_event(
     }
 
 
-def _is_local(host: str | None) -> bool:
-    return host in ("127.0.0.1", "localhost", "::1") or bool(host and host.startswith("127."))
+def is_loopback_authority(authority: str) -> bool:
+    """Whether ``authority`` (a ``Host`` header, or the host of an ``Origin``) names this machine.
+
+    Accepted: a loopback IP address in its standard form (IPv4 ``127.0.0.0/8`` as four decimal
+    parts, IPv6 ``[::1]`` in brackets, or an IPv4-mapped ``[::ffff:127.0.0.1]``) or the name
+    ``localhost`` (any letter case), each with an optional port. Everything else is refused,
+    including names that merely start like one (``127.0.0.1.attacker.example``,
+    ``localhost.attacker.example``, ``localhost.`` with its trailing dot), user info
+    (``user@127.0.0.1``), and the other spellings of an address (``0x7f.1``, ``2130706433``,
+    ``127.1``, zero-padded parts): a browser writes an address in its standard form, so only a
+    name someone controls would arrive any other way.
+    """
+    name, port = _split_authority(authority)
+    if name is None or (port is not None and not _is_port(port)):
+        return False
+    if name.startswith("["):
+        if not name.endswith("]") or "%" in name:
+            return False
+        try:
+            v6 = ipaddress.IPv6Address(name[1:-1])
+        except ValueError:
+            return False
+        mapped = v6.ipv4_mapped
+        return v6.is_loopback or (mapped is not None and mapped.is_loopback)
+    if name.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.IPv4Address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _split_authority(authority: str) -> tuple[str | None, str | None]:
+    """``(host, port or None)``; host None when the text cannot be a ``host[:port]``."""
+    text = authority.strip()
+    if not text or not text.isascii() or any(c in text for c in "@/?#\\ \t"):
+        return None, None
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            return None, None
+        host, rest = text[: end + 1], text[end + 1 :]
+        if not rest:
+            return host, None
+        return (host, rest[1:]) if rest.startswith(":") else (None, None)
+    host, colon, port = text.partition(":")
+    return host, (port if colon else None)
+
+
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 0 < len(text) <= 5 and int(text) <= 65535
+
+
+def is_local_origin(origin: str) -> bool:
+    """Whether an ``Origin`` header is a page served from this machine (``http`` or ``https``
+    and a loopback authority, see :func:`is_loopback_authority`); ``null`` is not."""
+    scheme, sep, authority = origin.strip().partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return False
+    return is_loopback_authority(authority)
+
+
+def listens_on_loopback(host: str) -> bool:
+    """Whether a listen address is this machine only (then ``Host`` is checked too)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _error_json(code: str, message: str) -> bytes:
+    return json.dumps({"error": {"code": code, "message": message}}).encode()
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: ApiServer
     protocol_version = "HTTP/1.1"
+    timeout = READ_TIMEOUT_S  # every read and write of the connection (StreamRequestHandler)
     disable_nagle_algorithm = True  # else a kept-alive client waits ~40 ms per reply (delayed ACK)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the dev server prints what matters itself."""
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's own refusals (malformed request, over-long line or headers,
+        unknown method) in the API's JSON error shape instead of an HTML page."""
+        status = HTTPStatus(code)
+        if status == HTTPStatus.NOT_IMPLEMENTED:  # its only 501: a method with no do_ handler
+            status = HTTPStatus.METHOD_NOT_ALLOWED
+            message = f"{self.command or 'this method'} is not served; use {ALLOWED_METHODS}"
+        fallback = "invalid_request" if status < 500 else "internal_error"
+        self._refuse(status, _ERROR_CODES.get(status, fallback), message or status.phrase)
+
     def _refuse(self, status: int, code: str, message: str) -> None:
-        body = json.dumps({"error": {"code": code, "message": message}}).encode()
-        self._reply(status, {"content-type": "application/json"}, body)
+        if self.request_version in ("", "HTTP/0.9"):
+            self.request_version = "HTTP/1.1"  # always answer with a status line and headers
+        headers = {"content-type": "application/json", "connection": "close"}
+        if status == HTTPStatus.METHOD_NOT_ALLOWED:
+            headers["allow"] = ALLOWED_METHODS
         self.close_connection = True
+        self._reply(status, headers, _error_json(code, message))
 
     def _refusal(self) -> tuple[int, str, str] | None:
         """Why this request is not served: a bad length, or a request from another site.
@@ -86,17 +204,22 @@ class _Handler(BaseHTTPRequestHandler):
         able to use it: a foreign ``Origin`` or a non-loopback ``Host`` (DNS rebinding) is
         refused, and a body must say it is JSON (a cross-site "simple" request cannot).
         """
-        raw = self.headers.get("Content-Length") or "0"
-        if not raw.isdigit():
-            return 400, "invalid_request", "Content-Length must be a non-negative integer"
+        if self.request_version == "HTTP/0.9":
+            return 505, "http_version_not_supported", "send HTTP/1.0 or HTTP/1.1"
+        if self.headers.get("Transfer-Encoding") is not None:
+            return 411, "length_required", "send the body with a Content-Length (not chunked)"
+        lengths = set(self.headers.get_all("Content-Length") or ["0"])
+        raw = lengths.pop().strip() if len(lengths) == 1 else ""
+        if not (raw.isascii() and raw.isdigit()):
+            return 400, "invalid_request", "Content-Length must be one non-negative integer"
         if int(raw) > MAX_BODY_BYTES:
             return 413, "payload_too_large", "body over 1 MiB"
         origin = self.headers.get("Origin")
-        if origin is not None and not _is_local(urlsplit(origin).hostname):
+        if origin is not None and not is_local_origin(origin):
             return 403, "forbidden", "cross-site requests are not served by the dev server"
-        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
-        if self.server.loopback_only and host and not _is_local(host):
-            return 403, "forbidden", f"Host {host!r} is not this machine"
+        host = self.headers.get("Host")
+        if self.server.loopback_only and host is not None and not is_loopback_authority(host):
+            return 403, "forbidden", f"Host {host[:100]!r} is not this machine"
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if int(raw) and content_type != "application/json":
             return 415, "unsupported_media_type", "send the body as application/json"
@@ -109,6 +232,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if len(body) < length:  # the client closed mid-body
+            self.close_connection = True
+            return
         event = to_event(
             self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
         )
@@ -118,34 +244,86 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
         self._reply(int(result.get("statusCode", 200)), headers, payload)
 
+    def _not_allowed(self) -> None:
+        message = f"{self.command} is not served; use {ALLOWED_METHODS}"
+        self._refuse(405, "method_not_allowed", message)
+
     def _reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:
         self.send_response(status)
         for k, v in headers.items():
             if k not in ("content-length", "connection"):
                 self.send_header(k, v)
+        if headers.get("connection") == "close":
+            self.send_header("Connection", "close")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        if self.command != "HEAD":
+            self.wfile.write(payload)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+    do_HEAD = do_OPTIONS = do_TRACE = do_CONNECT = _not_allowed
 
 
 class ApiServer(ThreadingHTTPServer):
     """A threading HTTP server handing every request to ``api(event, context)``."""
 
     daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
 
-    def __init__(self, api: ApiHandler, host: str = "127.0.0.1", port: int = 8000) -> None:
+    def __init__(
+        self,
+        api: ApiHandler,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
+        if ":" in host:
+            self.address_family = socket.AF_INET6
         super().__init__((host, port), _Handler)
         self.api = api
-        self.loopback_only = _is_local(host)
+        self.loopback_only = listens_on_loopback(host)
+        self._slots = threading.BoundedSemaphore(max_connections)
         self._thread: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
         """``http://host:port`` of the server."""
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
+        host, port = str(self.server_address[0]), self.server_address[1]
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{port}"
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve the connection on its own thread, or answer 503 when all slots are taken."""
+        if not self._slots.acquire(blocking=False):
+            self._busy(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """One connection's thread; frees its slot when the connection ends."""
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _busy(self, request: socket.socket) -> None:
+        body = _error_json("server_busy", "too many connections at once; retry")
+        head = (
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            f"Retry-After: 1\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        try:
+            request.settimeout(1.0)
+            request.sendall(head.encode() + body)
+        except OSError:
+            pass
+        finally:
+            self.shutdown_request(request)
 
     def start(self) -> ApiServer:
         """Serve on a background thread."""
