@@ -7,7 +7,7 @@ site are refused (see :func:`is_loopback_authority`).
 
 The HTTP layer is the standard library's threading server, hardened: a listen backlog of
 :data:`LISTEN_BACKLOG` (a burst of clients waits to be accepted instead of being reset), a thread
-per connection up to :data:`MAX_CONNECTIONS` (more are answered ``503 server_busy`` at once), a
+per connection up to :data:`MAX_CONNECTIONS` (more wait in the backlog for a free one), a
 connection that sends nothing for :data:`READ_TIMEOUT_S` is closed (a half-sent request holds its
 thread that long, no longer), and every answer, including the server's own refusals (405 for
 HEAD, OPTIONS, TRACE and unknown methods, 414 for an over-long request line, 431 for over-long or
@@ -20,8 +20,11 @@ import base64
 import ipaddress
 import itertools
 import json
+import logging
 import socket
+import sys
 import threading
+import time
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,22 +35,26 @@ ApiHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 MAX_BODY_BYTES = 1024 * 1024
 #: Connections the kernel queues before the server accepts them (capped by ``somaxconn``).
 LISTEN_BACKLOG = 1024
-#: Connections served at once (one thread each); more are answered 503 and closed.
+#: Connections served at once (one thread each); more wait in the backlog for a free slot.
 MAX_CONNECTIONS = 512
 #: Seconds a connection may send nothing (while a request arrives, or between kept-alive ones).
 READ_TIMEOUT_S = 10.0
+#: A connection the server closes first is still read from (and what is read dropped) for at
+#: most this long and this much, so that its client reads the answer instead of a reset.
+LINGER_S = 2.0
+LINGER_BYTES = 64 * 1024 * 1024
 #: The methods the API has routes for (the ``Allow`` header of a 405).
 ALLOWED_METHODS = "GET, POST"
 #: Methods handed to the API (as API Gateway's ``$default`` route would); others are 405.
 FORWARDED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _ids = itertools.count(1)
+log = logging.getLogger("factorial_aws.local")
 _ERROR_CODES = {
     HTTPStatus.BAD_REQUEST: "invalid_request",
     HTTPStatus.METHOD_NOT_ALLOWED: "method_not_allowed",
     HTTPStatus.LENGTH_REQUIRED: "length_required",
     HTTPStatus.REQUEST_URI_TOO_LONG: "uri_too_long",
     HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: "headers_too_large",
-    HTTPStatus.SERVICE_UNAVAILABLE: "server_busy",
     HTTPStatus.HTTP_VERSION_NOT_SUPPORTED: "http_version_not_supported",
 }
 
@@ -277,13 +284,16 @@ class ApiServer(ThreadingHTTPServer):
         port: int = 8000,
         *,
         max_connections: int = MAX_CONNECTIONS,
+        read_timeout_s: float = READ_TIMEOUT_S,
     ) -> None:
         if ":" in host:
             self.address_family = socket.AF_INET6
-        super().__init__((host, port), _Handler)
+        handler = type("Handler", (_Handler,), {"timeout": read_timeout_s})
+        super().__init__((host, port), handler)
         self.api = api
         self.loopback_only = listens_on_loopback(host)
         self._slots = threading.BoundedSemaphore(max_connections)
+        self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -294,10 +304,12 @@ class ApiServer(ThreadingHTTPServer):
         return f"http://{shown}:{port}"
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """Serve the connection on its own thread, or answer 503 when all slots are taken."""
-        if not self._slots.acquire(blocking=False):
-            self._busy(request)
-            return
+        """Serve the connection on its own thread once a slot is free (until then, this and the
+        connections behind it wait in the listen backlog: slower, never refused)."""
+        while not self._slots.acquire(timeout=0.2):
+            if self._stopping.is_set():
+                self.shutdown_request(request)
+                return
         try:
             super().process_request(request, client_address)
         except BaseException:
@@ -311,19 +323,35 @@ class ApiServer(ThreadingHTTPServer):
         finally:
             self._slots.release()
 
-    def _busy(self, request: socket.socket) -> None:
-        body = _error_json("server_busy", "too many connections at once; retry")
-        head = (
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-            f"Retry-After: 1\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n"
-        )
+    def shutdown_request(self, request: Any) -> None:
+        """Close a connection gracefully: stop sending, then read what the client still sends
+        (at most :data:`LINGER_BYTES`, for :data:`LINGER_S`) before closing, so that closing
+        with unread input (a refused request's body) does not reset the connection and lose
+        the answer just sent."""
         try:
-            request.settimeout(1.0)
-            request.sendall(head.encode() + body)
+            request.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + LINGER_S
+            drained = 0
+            while drained < LINGER_BYTES and (left := deadline - time.monotonic()) > 0:
+                request.settimeout(left)
+                chunk = request.recv(65536)
+                if not chunk:
+                    break
+                drained += len(chunk)
         except OSError:
             pass
-        finally:
-            self.shutdown_request(request)
+        self.close_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away is not an error; anything else is logged, not printed."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        log.exception("serving a connection from %s failed", client_address)
+
+    def shutdown(self) -> None:
+        """Stop the serving loop (also while it waits for a free slot)."""
+        self._stopping.set()
+        super().shutdown()
 
     def start(self) -> ApiServer:
         """Serve on a background thread."""
