@@ -459,8 +459,7 @@ class _Run:
                 self._count(f"second resolve: {second}")
         elif plan.action == "resolve_pair":
             self._resolve_pair(plan)
-        elif plan.action == "expire":
-            self._hooks(plan, 1)
+        elif plan.action == "expire":  # nothing to do (it may have expired already)
             self._count("hooks left to expire")
         elif plan.action == "park":
             self._hooks(plan, 1)
@@ -587,7 +586,7 @@ class _Run:
 
 
 def summary(report: SoakReport) -> Iterator[tuple[str, str]]:
-    """``(figure, value)`` lines describing a run."""
+    """``(figure, value)`` lines describing a run (the lost and the doubled: :meth:`problems`)."""
     statuses = Counter(report.statuses.values())
     yield "tasks (roots + children)", f"{len(report.plans)} + {len(report.children_ids)}"
     for status, n in sorted(statuses.items()):
@@ -595,8 +594,6 @@ def summary(report: SoakReport) -> Iterator[tuple[str, str]]:
     for what, n in sorted(report.events.items()):
         yield what, str(n)
     yield "tool executions", str(sum(report.executions.values()))
-    yield "calls applied twice", str(len(report.applied_twice))
-    yield "tasks lost", str(len(report.lost))
     yield "HTTP answers", ", ".join(f"{s}: {n}" for s, n in sorted(report.answers.items()))
     yield "elapsed", f"{report.elapsed_s:.1f} s"
 

@@ -10,6 +10,7 @@ from tests.integration.soak import run_soak, summary
 def test_soak_loses_nothing_and_applies_nothing_twice() -> None:
     report = run_soak(60, seed=7, workers=16, deadline_s=50)
     text = "\n".join(f"{k}: {v}" for k, v in summary(report))
+    text += f"\nlost: {report.lost}\napplied twice: {report.applied_twice}"
     assert report.problems() == [], text
     # the soak did what it says: every kind of event happened at least once
     for what in (
