@@ -245,7 +245,13 @@ class _Handler(BaseHTTPRequestHandler):
         event = to_event(
             self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
         )
-        result = self.server.api(event, None)
+        try:
+            result = self.server.api(event, None)
+        except Exception:
+            log.exception("the API failed on %s %s", self.command, urlsplit(self.path).path)
+            request_id = event["requestContext"]["requestId"]
+            self._refuse(500, "internal_error", f"internal error (request {request_id})")
+            return
         raw = result.get("body") or ""
         payload = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
         headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}

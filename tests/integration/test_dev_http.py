@@ -273,3 +273,15 @@ def test_a_kept_alive_connection_serves_request_after_request(server: ApiServer)
             assert json.loads(answer.read())["who"] == str(i)
     finally:
         conn.close()
+
+
+def test_an_api_that_raises_is_answered_500_in_the_error_shape() -> None:
+    def broken(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        raise RuntimeError("boom")
+
+    server = ApiServer(broken, "127.0.0.1", 0).start()
+    try:
+        raw = b"GET /tasks/t-1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        assert_json_error(exchange(port_of(server), raw), 500, "internal_error")
+    finally:
+        server.stop()
