@@ -3,7 +3,7 @@ mixing hook-gated calls resolved at random moments (some twice), hooks left to e
 of one stage resolved at the same instant, sleeps, fan-outs joined on all/any/N, random cancels
 and tasks deliberately left parked; every tool records its idempotency key when it runs.
 
-Usage: python benchmarks/soak.py [--tasks N] [--seed S] [--workers W] [--burners B]
+Usage: python benchmarks/soak.py [--tasks N] [--seed S] [--workers W] [--burners B] [--cluster]
 
 Prints what happened, the tasks lost (target 0: every task reaches a terminal state or is one of
 the deliberately parked) and the calls applied twice (target 0), and exits 1 when either is not
@@ -34,6 +34,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     parser.add_argument("--burners", type=int, default=0, help="busy-loop processes meanwhile")
+    parser.add_argument("--cluster", action="store_true", help="Valkey as a one-node cluster")
     args = parser.parse_args()
     burning = cpu_burners(args.burners) if args.burners else contextlib.nullcontext()
     with burning:
@@ -54,7 +55,7 @@ def main() -> int:
     ]
     title = (
         f"soak: {args.tasks} tasks, seed {args.seed}, {args.workers} client threads, "
-        f"{args.burners} CPU burners"
+        f"{args.burners} CPU burners{', one-node cluster' if args.cluster else ''}"
     )
     print_table(title, rows)
     problems = report.problems()

@@ -337,9 +337,11 @@ def run_soak(
     seed: int = 1,
     workers: int = 16,
     deadline_s: float = 120.0,
+    cluster: bool = False,
     say: Callable[[str], None] | None = None,
 ) -> SoakReport:
-    """Run the soak on a fresh dev server (see the module docstring)."""
+    """Run the soak on a fresh dev server (see the module docstring); ``cluster`` runs its
+    embedded Valkey as a one-node cluster (ElastiCache Serverless is always cluster mode)."""
     rng = random.Random(seed)
     plans = make_plan(tasks, rng, seed)
     EXECUTIONS.clear()
@@ -350,6 +352,7 @@ def run_soak(
         settings=DevSettings(hook_secret=SECRET),
         stub_reply=stub_reply,
         say=say or lines.append,
+        cluster=cluster,
     )
     with dev:
         return _Run(dev, plans, rng, seed, workers, deadline_s).run()

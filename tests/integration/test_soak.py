@@ -4,11 +4,16 @@ answer is about its own request. ``benchmarks/soak.py`` runs the same soak large
 
 from __future__ import annotations
 
+import pytest
+
 from tests.integration.soak import run_soak, summary
 
 
-def test_soak_loses_nothing_and_applies_nothing_twice() -> None:
-    report = run_soak(60, seed=7, workers=16, deadline_s=50)
+@pytest.mark.parametrize(
+    ("cluster", "tasks"), [(False, 60), (True, 30)], ids=["standalone", "cluster"]
+)
+def test_soak_loses_nothing_and_applies_nothing_twice(cluster: bool, tasks: int) -> None:
+    report = run_soak(tasks, seed=7, workers=16, deadline_s=50, cluster=cluster)
     text = "\n".join(f"{k}: {v}" for k, v in summary(report))
     text += f"\nlost: {report.lost}\napplied twice: {report.applied_twice}"
     assert report.problems() == [], text
