@@ -37,6 +37,8 @@ MAX_BODY_BYTES = 1024 * 1024
 LISTEN_BACKLOG = 1024
 #: Connections served at once (one thread each); more wait in the backlog for a free slot.
 MAX_CONNECTIONS = 512
+#: Requests handed to the API at once (each on its own resolver); more wait for one.
+RESOLVERS = 16
 #: Seconds a connection may send nothing (while a request arrives, or between kept-alive ones).
 READ_TIMEOUT_S = 10.0
 #: A connection the server closes first is still read from (and what is read dropped) for at
@@ -57,6 +59,52 @@ _ERROR_CODES = {
     HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: "headers_too_large",
     HTTPStatus.HTTP_VERSION_NOT_SUPPORTED: "http_version_not_supported",
 }
+
+
+class ResolverPool:
+    """An :data:`ApiHandler` serving each request on a resolver that serves nothing else
+    meanwhile: at most ``size`` requests at once, on resolvers built on first need by ``build``
+    and reused (the most recently used first: it is warm). A request that finds every resolver
+    busy waits for one. Resolvers keep the request they serve on themselves (see
+    :class:`factorial_aws.aws.api.FactorialApi`), so one resolver per request isolates them."""
+
+    def __init__(self, build: Callable[[], Any], size: int = RESOLVERS) -> None:
+        self._build = build
+        self._idle: list[Any] = []
+        self._built = 0
+        self._size = size
+        self._cond = threading.Condition()
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        resolver = self._take()
+        try:
+            result: dict[str, Any] = resolver.resolve(event, context)
+        finally:
+            with self._cond:
+                self._idle.append(resolver)
+                self._cond.notify()
+        return result
+
+    def _take(self) -> Any:
+        with self._cond:
+            while not self._idle and self._built >= self._size:
+                self._cond.wait()
+            if self._idle:
+                return self._idle.pop()
+            self._built += 1
+        try:
+            return self._build()
+        except BaseException:
+            with self._cond:
+                self._built -= 1
+                self._cond.notify()
+            raise
+
+    @property
+    def built(self) -> int:
+        """How many resolvers exist."""
+        with self._cond:
+            return self._built
 
 
 def to_event(

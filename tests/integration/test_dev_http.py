@@ -12,12 +12,13 @@ import http.client
 import json
 import socket
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from factorial_aws.local.server import ApiServer
+from factorial_aws.local.server import ApiServer, ResolverPool
 
 CLIENT_TIMEOUT_S = 60.0
 
@@ -285,3 +286,40 @@ def test_an_api_that_raises_is_answered_500_in_the_error_shape() -> None:
         assert_json_error(exchange(port_of(server), raw), 500, "internal_error")
     finally:
         server.stop()
+
+
+def test_the_resolver_pool_gives_each_request_a_resolver_of_its_own() -> None:
+    lock = threading.Lock()
+    busy: Counter[int] = Counter()
+    overlaps: list[int] = []
+    gate = threading.Event()
+
+    class Resolver:
+        def __init__(self) -> None:
+            self.id = id(self)
+
+        def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+            with lock:
+                busy[self.id] += 1
+                if busy[self.id] > 1:
+                    overlaps.append(self.id)
+            gate.wait(CLIENT_TIMEOUT_S)  # hold it while the other requests arrive
+            with lock:
+                busy[self.id] -= 1
+            return {"statusCode": 200, "body": event["rawPath"]}
+
+    pool = ResolverPool(Resolver, size=4)
+    results: dict[int, Any] = {}
+
+    def request(i: int) -> None:
+        results[i] = pool({"rawPath": f"/{i}"}, None)["body"]
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    gate.set()
+    for t in threads:
+        t.join()
+    assert results == {i: f"/{i}" for i in range(40)}
+    assert overlaps == []  # no resolver ever served two requests at once
+    assert 1 <= pool.built <= 4
