@@ -1,5 +1,6 @@
-"""200 clients at once against ``factorial-aws dev`` started as a user starts it (a subprocess):
-every connection is accepted (none reset) and every request gets a JSON answer about itself.
+"""``factorial-aws dev`` started as a user starts it (a subprocess): 200 clients at once are all
+accepted (none reset) and each gets a JSON answer about its own request; a DNS-rebinding Host or
+Origin gets 403.
 
 Half the clients create a task (each its own idempotency key, owner and amount), half read a task
 that does not exist (each its own id): creates must all return distinct tasks, reads must each
@@ -31,8 +32,9 @@ CLIENTS = 200
 TIMEOUT_S = 60.0
 
 
-@pytest.fixture
-def dev_url(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def dev_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp_path = tmp_path_factory.mktemp("dev")
     log = tmp_path / "dev.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "FACTORIAL_"))}
     env["PYTHONPATH"] = str(ROOT)
@@ -111,3 +113,21 @@ def test_200_clients_at_once_are_all_served_with_their_own_answer(dev_url: str) 
         status, answer = answers[i]
         assert (status, answer["error"]["code"]) == (404, "task_not_found"), answer
         assert missing[i] in answer["error"]["message"], (missing[i], answer)
+
+
+def test_a_rebinding_host_or_origin_is_refused(dev_url: str) -> None:
+    port = int(dev_url.rsplit(":", 1)[1])
+    rebinding = "127.0.0.1.attacker.example"
+    for headers in (
+        {"Host": f"{rebinding}:{port}"},
+        {"Host": f"127.0.0.1:{port}", "Origin": f"http://{rebinding}:{port}"},
+    ):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT_S)
+        conn.putrequest("GET", "/tasks?owner_id=crowd-0", skip_host=True)
+        for name, value in headers.items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        answer = conn.getresponse()
+        status, body = answer.status, json.loads(answer.read())
+        conn.close()
+        assert (status, body["error"]["code"]) == (403, "forbidden"), (headers, body)
