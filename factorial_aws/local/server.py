@@ -8,8 +8,9 @@ site are refused (see :func:`is_loopback_authority`).
 The HTTP layer is the standard library's threading server, hardened: a listen backlog of
 :data:`LISTEN_BACKLOG` (a burst of clients waits to be accepted instead of being reset), a thread
 per connection up to :data:`MAX_CONNECTIONS` (more wait in the backlog for a free one), a
-connection that sends nothing for :data:`READ_TIMEOUT_S` is closed (a half-sent request holds its
-thread that long, no longer), and every answer, including the server's own refusals (405 for
+connection that sends nothing for :data:`READ_TIMEOUT_S`, or whose request has not arrived whole
+:data:`REQUEST_TIMEOUT_S` after its first byte, is closed (a half-sent or trickled request holds
+its thread that long, no longer), and every answer, including the server's own refusals (405 for
 HEAD, OPTIONS, TRACE and unknown methods, 414 for an over-long request line, 431 for over-long or
 too many headers, 400 for a malformed request), is the API's JSON error shape.
 """
@@ -17,6 +18,7 @@ too many headers, 400 for a malformed request), is the API's JSON error shape.
 from __future__ import annotations
 
 import base64
+import io
 import ipaddress
 import itertools
 import json
@@ -41,6 +43,8 @@ MAX_CONNECTIONS = 512
 RESOLVERS = 16
 #: Seconds a connection may send nothing (while a request arrives, or between kept-alive ones).
 READ_TIMEOUT_S = 10.0
+#: Seconds a request (line, headers, body) has to arrive whole once its first byte has come.
+REQUEST_TIMEOUT_S = 30.0
 #: A connection the server closes first is still read from (and what is read dropped) for at
 #: most this long and this much, so that its client reads the answer instead of a reset.
 LINGER_S = 2.0
@@ -224,11 +228,57 @@ def _error_json(code: str, message: str) -> bytes:
     return json.dumps({"error": {"code": code, "message": message}}).encode()
 
 
+class _DeadlineReader(io.RawIOBase):
+    """A connection's input: each read waits at most ``read_timeout_s``, and once a request's
+    first byte has come, the whole request must arrive within ``request_timeout_s`` (a client
+    trickling a byte at a time cannot hold its thread for ever). :attr:`deadline` is reset
+    (None) before each request."""
+
+    def __init__(self, sock: socket.socket, read_timeout_s: float, request_timeout_s: float):
+        super().__init__()
+        self._sock = sock
+        self._read_timeout_s = read_timeout_s
+        self._request_timeout_s = request_timeout_s
+        self.deadline: float | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        wait = self._read_timeout_s
+        if self.deadline is not None:
+            wait = min(wait, self.deadline - time.monotonic())
+            if wait <= 0:
+                raise TimeoutError("the request did not arrive in time")
+        self._sock.settimeout(wait)
+        try:
+            n = self._sock.recv_into(buffer)
+        finally:
+            self._sock.settimeout(self._read_timeout_s)  # what writes wait
+        if n and self.deadline is None:
+            self.deadline = time.monotonic() + self._request_timeout_s
+        return n
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: ApiServer
     protocol_version = "HTTP/1.1"
     timeout = READ_TIMEOUT_S  # every read and write of the connection (StreamRequestHandler)
     disable_nagle_algorithm = True  # else a kept-alive client waits ~40 ms per reply (delayed ACK)
+
+    def setup(self) -> None:
+        """Read the connection through a :class:`_DeadlineReader`."""
+        super().setup()
+        self.rfile.close()  # the plain one (it would keep the socket open)
+        self._input = _DeadlineReader(
+            self.connection, float(self.timeout or READ_TIMEOUT_S), self.server.request_timeout_s
+        )
+        self.rfile = io.BufferedReader(self._input)
+
+    def handle_one_request(self) -> None:
+        """One request, with its own deadline (counted from its first byte)."""
+        self._input.deadline = None
+        super().handle_one_request()
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the dev server prints what matters itself."""
@@ -339,12 +389,14 @@ class ApiServer(ThreadingHTTPServer):
         *,
         max_connections: int = MAX_CONNECTIONS,
         read_timeout_s: float = READ_TIMEOUT_S,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
     ) -> None:
         if ":" in host:
             self.address_family = socket.AF_INET6
         handler = type("Handler", (_Handler,), {"timeout": read_timeout_s})
         super().__init__((host, port), handler)
         self.api = api
+        self.request_timeout_s = request_timeout_s
         self.loopback_only = listens_on_loopback(host)
         self._slots = threading.BoundedSemaphore(max_connections)
         self._stopping = threading.Event()

@@ -12,6 +12,7 @@ import http.client
 import json
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -146,6 +147,37 @@ def test_a_silent_connection_is_closed_after_the_read_timeout() -> None:
                 b"Content-Length: 5\r\n\r\n{"
             )
             assert sock.recv(100) == b""  # closed by the server, without an answer
+    finally:
+        server.stop()
+
+
+def test_a_trickled_request_is_closed_at_its_deadline() -> None:
+    """A byte every 50 ms never trips the read timeout; the request's deadline ends it."""
+    server = ApiServer(echo, "127.0.0.1", 0, read_timeout_s=5, request_timeout_s=0.5).start()
+    closed = False
+    try:
+        with socket.create_connection(
+            ("127.0.0.1", port_of(server)), timeout=CLIENT_TIMEOUT_S
+        ) as sock:
+            sock.sendall(b"GET /slow HTTP/1.1\r\n")
+            for _ in range(400):  # at most ~20 s, then the test fails
+                try:
+                    sock.sendall(b"X")
+                    sock.setblocking(False)
+                    closed = sock.recv(1) == b""
+                except BlockingIOError:
+                    pass
+                except OSError:  # reset: closed too
+                    closed = True
+                finally:
+                    sock.setblocking(True)
+                if closed:
+                    break
+                time.sleep(0.05)
+        assert closed, "the server kept reading a request trickled byte by byte"
+        # and a whole request is still served
+        raw = b"GET /whole HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        assert exchange(port_of(server), raw)[0] == 200
     finally:
         server.stop()
 
