@@ -5,7 +5,8 @@
    URI, ``AWS_DEFAULT_REGION`` set, an IAM loader that loads nothing) into ``build/cfn.json``:
    cfn-lint 1.58 no longer runs the SAM transform itself, so without this step it never sees the
    generated functions, event source mappings and roles.
-3. ``cfn-lint`` on both the SAM template and the translated one.
+3. ``cfn-lint`` on both the SAM template and the translated one, informational rules included
+   (``-c I``: e.g. I3011, a stateful resource without explicit Deletion/UpdateReplace policies).
 4. The IAM check on the translated template: no wildcard action anywhere, no ``Resource: "*"``
    except the allow-listed actions below, no ``NotAction``/``NotResource``, no AWS managed
    policies.
@@ -191,7 +192,12 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(cfn, indent=1) + "\n")
     print(f"[ok] sam translate -> {out} ({time.monotonic() - t0:.1f}s)")
 
-    ok &= _run("cfn-lint (SAM + translated)", [_tool("cfn-lint"), str(template), str(out)])
+    # -c I: informational rules too, e.g. I3011 (a stateful resource without explicit
+    # DeletionPolicy/UpdateReplacePolicy); cfn-lint exits non-zero on those as well.
+    ok &= _run(
+        "cfn-lint (SAM + translated)",
+        [_tool("cfn-lint"), "-c", "I", "--", str(template), str(out)],
+    )
 
     problems = iam_problems(cfn)
     print(f"[{'FAIL' if problems else 'ok'}] IAM least privilege")

@@ -12,6 +12,11 @@ adapter never sends one: a time earlier than ``now + 60 s`` (the scheduler's pre
 to ``now + 60 s``. A wake is never lost that way, only late by at most a minute. (The dispatcher
 schedules only waits more than 15 minutes away, so this matters after retries or clock skew.)
 Times are rounded up to the whole second (``at()`` takes no fraction), never earlier than asked.
+
+Delivery failures: every wake schedule carries :data:`RETRY_POLICY` (a failed delivery to the
+queue is retried for up to an hour) and, when the stack gives one (``FACTORIAL_SCHEDULER_DLQ_ARN``),
+a ``DeadLetterConfig``: a wake Scheduler gave up on lands in that queue (the template alarms on it)
+instead of vanishing. The maintenance sweep still wakes a task whose wake never arrived.
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ if TYPE_CHECKING:
 _NAME = re.compile(r"[0-9A-Za-z_.-]{1,64}")
 #: The earliest a schedule is set for, from now (the scheduler's one-minute precision).
 MIN_LEAD = timedelta(seconds=60)
+#: Retries of a failed delivery of a wake (Scheduler backs off exponentially): for an hour, after
+#: which the sweep has long woken the task anyway (it checks due wakes every minute).
+RETRY_POLICY: dict[str, int] = {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 20}
 
 
 def validate_name(name: str, what: str = "schedule name") -> str:
@@ -56,16 +64,38 @@ class EventBridgeScheduler:
         target_arn: the turn queue's ARN.
         role_arn: the role the scheduler assumes to send to the queue.
         clock: the source of "now" for clamping past times.
+        dead_letter_arn: the SQS queue deliveries that exhausted :data:`RETRY_POLICY` go to
+            (the role must be allowed to send to it); ``None``: no dead-letter queue.
     """
 
     def __init__(
-        self, client: Any, *, group: str, target_arn: str, role_arn: str, clock: Clock
+        self,
+        client: Any,
+        *,
+        group: str,
+        target_arn: str,
+        role_arn: str,
+        clock: Clock,
+        dead_letter_arn: str | None = None,
     ) -> None:
         self._client = client
         self.group = validate_name(group, "schedule group name")
         self.target_arn = target_arn
         self.role_arn = role_arn
+        self.dead_letter_arn = dead_letter_arn
         self._clock = clock
+
+    def target(self, body: str) -> dict[str, Any]:
+        """The ``Target`` of a wake schedule sending ``body`` to the turn queue."""
+        target: dict[str, Any] = {
+            "Arn": self.target_arn,
+            "RoleArn": self.role_arn,
+            "Input": body,
+            "RetryPolicy": dict(RETRY_POLICY),
+        }
+        if self.dead_letter_arn is not None:
+            target["DeadLetterConfig"] = {"Arn": self.dead_letter_arn}
+        return target
 
     def at_expression(self, at: datetime) -> str:
         """The ``at()`` expression (UTC) for ``at``, moved to now + 60 s when earlier."""
@@ -95,7 +125,7 @@ class EventBridgeScheduler:
                 ScheduleExpressionTimezone="UTC",
                 FlexibleTimeWindow={"Mode": "OFF"},
                 ActionAfterCompletion="DELETE",
-                Target={"Arn": self.target_arn, "RoleArn": self.role_arn, "Input": body},
+                Target=self.target(body),
                 ClientToken=client_token(self.group, name, expression, body),
             )
         except Exception as exc:

@@ -35,6 +35,7 @@ REQUIRED: tuple[str, ...] = (
 OPTIONAL: tuple[str, ...] = (
     "FACTORIAL_REDIS_IAM_USER",
     "FACTORIAL_REDIS_CACHE_NAME",
+    "FACTORIAL_SCHEDULER_DLQ_ARN",
     "FACTORIAL_MODEL_KEY_SECRET_ARN",
     "FACTORIAL_TASK_TTL_S",
     "FACTORIAL_LEASE_S",
@@ -88,6 +89,7 @@ class Settings:
     public_base_url: str
     redis_iam_user: str | None = None
     redis_cache_name: str | None = None
+    scheduler_dlq_arn: str | None = None
     model_key_secret_arn: str | None = None
     task_ttl_s: int = DEFAULT_TASK_TTL_S
     lease_s: int | None = None
@@ -130,6 +132,7 @@ class Settings:
             public_base_url=r.http_url("FACTORIAL_PUBLIC_BASE_URL"),
             redis_iam_user=iam_user,
             redis_cache_name=cache_name,
+            scheduler_dlq_arn=r.optional_arn("FACTORIAL_SCHEDULER_DLQ_ARN"),
             model_key_secret_arn=r.optional("FACTORIAL_MODEL_KEY_SECRET_ARN"),
             task_ttl_s=r.positive_int("FACTORIAL_TASK_TTL_S") or DEFAULT_TASK_TTL_S,
             lease_s=r.positive_int("FACTORIAL_LEASE_S"),
@@ -222,6 +225,11 @@ class _Reader:
         if not value.startswith("arn:") or value.count(":") < 5:
             raise SettingsError(f"{name} must be an ARN (arn:partition:service:...), got {value!r}")
         return value
+
+    def optional_arn(self, name: str) -> str | None:
+        if self.optional(name) is None:
+            return None
+        return self.arn(name)
 
     def schedule_group(self, name: str) -> str:
         value = self.required(name)

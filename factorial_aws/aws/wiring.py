@@ -202,6 +202,7 @@ def build(
         target_arn=settings.turn_queue_arn,
         role_arn=settings.scheduler_role_arn,
         clock=clock,
+        dead_letter_arn=settings.scheduler_dlq_arn,
     )
     dispatcher = ObservedDispatcher(queue, scheduler, clock, observer)
     secrets = SecretCache(secrets_client or clients.secretsmanager(), clock=clock)

@@ -1,9 +1,10 @@
 """``factorial-aws init DIR``: a new project with a hook-gated agent, its test and a SAM setup.
 
-``template.yaml`` and ``handlers/`` are not in the wheel: when this package runs from a source
-checkout (the repository root holds ``template.yaml`` and ``handlers/`` next to
-``factorial_aws/``), they are copied from there, with the template's ``AppImport`` default set to
-``app:app``; otherwise the project's README says where to take them from.
+``template.yaml``, ``handlers/`` and ``infra/lambda/`` (the functions' build: Makefile, build
+script, requirement sets) are not in the wheel: when this package runs from a source checkout (the
+repository root holds them next to ``factorial_aws/``), they are copied from there, with the
+template's ``AppImport`` default set to ``app:app``; otherwise the project's README says where to
+take them from.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ _AGENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MAX_STACK_CHARS = 52
 _APP_IMPORT_DEFAULT = "    Default: examples.payments.app:app\n"
 HANDLERS = ("__init__.py", "api.py", "turn.py", "maintenance.py")
+#: The build the template's functions name (``CodeUri: infra/lambda``, ``BuildMethod: makefile``).
+BUILD_DIR = Path("infra", "lambda")
 
 
 INIT_HELP = """\
 Create DIR with app.py (an agent with one hook-gated tool), tests/test_app.py (drives it with a
-scripted model), samconfig.toml, requirements.txt, README.md, and template.yaml and handlers/
-when this factorial_aws runs from its repository. DIR must not exist or must be empty.
+scripted model), samconfig.toml, requirements.txt, README.md, and template.yaml, handlers/ and
+infra/lambda/ when this factorial_aws runs from its repository. DIR must not exist or be empty.
 """
 
 
@@ -125,10 +128,15 @@ def cmd_init(args: argparse.Namespace, console: Console) -> int:
             for handler in HANDLERS:
                 (target / "handlers").mkdir(exist_ok=True)
                 shutil.copyfile(root / "handlers" / handler, target / "handlers" / handler)
+            (target / BUILD_DIR).mkdir(parents=True, exist_ok=True)
+            for build_file in sorted((root / BUILD_DIR).iterdir()):
+                if build_file.is_file() and not build_file.name.endswith(".pyc"):
+                    shutil.copyfile(build_file, target / BUILD_DIR / build_file.name)
     except OSError as exc:
         raise CliError("init_failed", f"cannot write {target}: {exc}") from None
     console.line(f"created {target}/ with agent {name!r}:")
-    for relative in sorted([*files, *(["template.yaml", "handlers/"] if root else [])]):
+    copied = ["template.yaml", "handlers/", f"{BUILD_DIR}/"] if root else []
+    for relative in sorted([*files, *copied]):
         console.line(f"  {relative}")
     if root is None:
         console.line("template.yaml and handlers/ are not bundled: see README.md to add them")

@@ -151,8 +151,9 @@ known-first-party = ["app"]
 """
 
 REQUIREMENTS_TXT = """\
-# The functions' runtime dependencies (sam build installs them; samconfig.toml names this file).
-# boto3/botocore come with the Lambda Python runtime.
+# For development (pytest, factorial-aws dev). sam build does not read this file: each function's
+# dependencies are infra/lambda/requirements-<function>.txt (the package itself is installed from
+# FACTORIAL_PACKAGE, default factorial-aws).
 factorial-aws
 """
 
@@ -168,8 +169,7 @@ region = "us-east-1"
 
 [default.build.parameters]
 template_file = "template.yaml"
-manifest = "requirements.txt"
-cached = true
+# No manifest and no cache: infra/lambda/Makefile builds each function (see README.md).
 
 [default.validate.parameters]
 template_file = "template.yaml"
@@ -203,7 +203,8 @@ AWS serverless. `app.py` holds one agent whose `issue_refund` tool waits for a p
 | `app.py` | the agent, its hook-gated tool, and `app = App(...)` |
 | `tests/test_app.py` | the agent driven by a scripted model through the one-turn engine |
 | `template.yaml`, `handlers/` | the SAM stack and its Lambda entry points$deploy_note |
-| `samconfig.toml`, `requirements.txt` | SAM settings, the functions' dependencies |
+| `infra/lambda/` | the functions' build: Makefile, script, requirement sets (Python 3.12) |
+| `samconfig.toml`, `requirements.txt` | SAM settings; what development needs |
 
 ## Develop
 
@@ -226,7 +227,7 @@ factorial-aws hooks resolve HOOK_ID --token TOKEN --data '{"approved": true, "re
 ## Deploy
 
 ```sh
-sam build
+sam build                                # needs python3.12 on PATH, or LAMBDA_PYTHON=/path/to/it
 sam deploy --guided
 export FACTORIAL_API_URL=https://<api id>.execute-api.<region>.amazonaws.com
 factorial-aws run $name "Refund order A-1001"
@@ -241,7 +242,7 @@ NO_TEMPLATE_NOTE = """\
 ## template.yaml and handlers/
 
 This copy of factorial_aws is installed without its repository, which holds the SAM template
-(`template.yaml`) and the Lambda entry points (`handlers/`). Copy both from the factorial_aws
-repository into this directory before `sam build` (docs/deploy.md there explains every parameter;
-set `AppImport` to `app:app`).
+(`template.yaml`), the Lambda entry points (`handlers/`) and their build (`infra/lambda/`). Copy
+the three from the factorial_aws repository into this directory before `sam build`
+(docs/deploy.md there explains every parameter; set `AppImport` to `app:app`).
 """

@@ -10,7 +10,12 @@ from typing import Any
 import pytest
 
 from factorial_aws.aws import clients
-from factorial_aws.aws.scheduler import EventBridgeScheduler, client_token, unix_cron_to_aws
+from factorial_aws.aws.scheduler import (
+    RETRY_POLICY,
+    EventBridgeScheduler,
+    client_token,
+    unix_cron_to_aws,
+)
 from factorial_aws.aws.sqs import parse_body
 from factorial_aws.core.records import QueueMessage
 from factorial_aws.testing import FakeClock
@@ -209,3 +214,32 @@ def test_unix_cron_to_aws(unix: str, aws: str) -> None:
 def test_unix_cron_to_aws_rejects(unix: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         unix_cron_to_aws(unix)
+
+
+DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:schedule-dlq"
+
+
+def test_wake_schedules_retry_and_dead_letter_to_the_configured_queue(client: Any) -> None:
+    scheduler = EventBridgeScheduler(
+        client,
+        group=GROUP,
+        target_arn=QUEUE_ARN,
+        role_arn=ROLE_ARN,
+        clock=FakeClock(NOW),
+        dead_letter_arn=DLQ_ARN,
+    )
+    scheduler.schedule("fa-w-1", NOW + timedelta(hours=2), MESSAGE)
+    target = client.get_schedule(Name="fa-w-1", GroupName=GROUP)["Target"]
+    assert target["DeadLetterConfig"] == {"Arn": DLQ_ARN}
+    assert target["RetryPolicy"] == RETRY_POLICY
+    # Scheduler's limits: 60-86400 s of event age, 0-185 attempts.
+    assert 60 <= RETRY_POLICY["MaximumEventAgeInSeconds"] <= 86_400
+    assert 0 < RETRY_POLICY["MaximumRetryAttempts"] <= 185
+
+
+def test_without_a_dead_letter_queue_the_target_has_none_but_still_retries() -> None:
+    recorder = Recorder()
+    _scheduler(recorder).schedule("fa-w-1", NOW + timedelta(hours=2), MESSAGE)
+    [(_, kwargs)] = recorder.calls
+    assert "DeadLetterConfig" not in kwargs["Target"]
+    assert kwargs["Target"]["RetryPolicy"] == RETRY_POLICY

@@ -21,6 +21,7 @@ FULL_ENV = {
     "FACTORIAL_TURN_QUEUE_ARN": "arn:aws:sqs:us-east-1:123456789012:turns",
     "FACTORIAL_SCHEDULER_GROUP": "factorial-wakes",
     "FACTORIAL_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/wakes",
+    "FACTORIAL_SCHEDULER_DLQ_ARN": "arn:aws:sqs:us-east-1:123456789012:schedule-dlq",
     "FACTORIAL_HOOK_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:hook-AbCdEf",
     "FACTORIAL_MODEL_KEY_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:m-1",
     "FACTORIAL_PUBLIC_BASE_URL": "https://api.example.com/prod",
@@ -46,6 +47,7 @@ def test_full_environment_parses_with_types() -> None:
     assert s.turn_queue_arn == "arn:aws:sqs:us-east-1:123456789012:turns"
     assert s.scheduler_group == "factorial-wakes"
     assert s.scheduler_role_arn.endswith(":role/wakes")
+    assert s.scheduler_dlq_arn == "arn:aws:sqs:us-east-1:123456789012:schedule-dlq"
     assert s.hook_secret_arn.endswith("hook-AbCdEf")
     assert s.model_key_secret_arn is not None
     assert s.public_base_url == "https://api.example.com/prod"
@@ -112,6 +114,7 @@ def test_each_required_variable_is_required(name: str, blank: str | None) -> Non
         ("FACTORIAL_TURN_QUEUE_URL", "sqs.us-east-1.amazonaws.com/1/turns"),
         ("FACTORIAL_TURN_QUEUE_ARN", "turns"),
         ("FACTORIAL_SCHEDULER_ROLE_ARN", "arn:aws:iam"),
+        ("FACTORIAL_SCHEDULER_DLQ_ARN", "schedule-dlq"),
         ("FACTORIAL_SCHEDULER_GROUP", "bad group"),
         ("FACTORIAL_SCHEDULER_GROUP", "g" * 65),
         ("FACTORIAL_PUBLIC_BASE_URL", "ftp://example.com"),

@@ -69,3 +69,24 @@ def test_cold_start_measures_handlers_that_exist(tmp_path: Path) -> None:
 def test_import_cost_runs() -> None:
     out = run("import_cost.py", "--runs", "1")
     assert "import factorial_aws" in out
+
+
+def test_artifacts_smoke_build_prints_each_functions_sizes() -> None:
+    """--smoke: contents only (no pip, no .pyc), offline; the real run is `sam build`."""
+    out = run("artifacts.py", "--smoke")
+    assert "artifacts: per-function contents (smoke)" in out
+    assert HEADER.search(out), out
+    for name in ("ApiFunction", "TurnFunction", "MaintenanceFunction"):
+        assert re.search(rf"^{name}: unzipped\s+[\d.]+ MB", out, re.M), out
+        assert re.search(rf"^{name}: zipped\s+[\d.]+ MB", out, re.M), out
+        assert re.search(
+            rf"^{name}: tests/docs/benchmarks/infra in it\s+none\s+none\s+ok", out, re.M
+        )
+
+
+def test_turn_memory_runs_tasks_through_the_turn_handler() -> None:
+    out = run("turn_memory.py", "--tasks", "1")
+    assert "turn_memory:" in out
+    assert HEADER.search(out), out
+    assert re.search(r"^tasks of 3 turns and 1 hook completed \(of 1\)\s+1\s", out, re.M), out
+    assert re.search(r"^  turns run through handlers.turn.handler\s+3\s", out, re.M), out

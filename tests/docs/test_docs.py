@@ -211,3 +211,41 @@ def test_the_route_table_matches_the_openapi_document() -> None:
         for method, path, op, statuses in _ROUTE_ROW.findall(HTTP_API.read_text())
     }
     assert documented == _openapi_routes()
+
+
+# --- docs/deploy.md and docs/operations.md against template.yaml --------------------------------
+
+
+def _template_resources(kind: str) -> set[str]:
+    from tests.infra.template import sam_template
+
+    return {n for n, r in sam_template()["Resources"].items() if r["Type"] == kind}
+
+
+def test_the_alarm_table_lists_exactly_the_template_alarms() -> None:
+    """Every alarm docs/operations.md's table names exists, and every alarm is in the table."""
+    text = (DOCS / "operations.md").read_text()
+    section = text[text.index("## Alarms") : text.index("## The maintenance sweep")]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    documented = {name for row in rows for name in re.findall(r"`(\w+Alarm)`", row.split("|")[1])}
+    assert documented == _template_resources("AWS::CloudWatch::Alarm")
+    named_anywhere = set(re.findall(r"`(\w+Alarm)`", text + (DOCS / "deploy.md").read_text()))
+    assert named_anywhere <= _template_resources("AWS::CloudWatch::Alarm"), named_anywhere
+
+
+def test_the_parameter_table_lists_exactly_the_template_parameters() -> None:
+    from tests.infra.template import sam_template
+
+    text = (DOCS / "deploy.md").read_text()
+    table = text[text.index("| parameter | default | meaning |") : text.index("The model is not")]
+    rows = [row for row in table.splitlines()[2:] if row.startswith("|")]
+    documented = {name for row in rows for name in re.findall(r"`(\w+)`", row.split("|")[1])}
+    assert documented == set(sam_template()["Parameters"])
+
+
+def test_the_outputs_named_in_deploy_md_exist() -> None:
+    from tests.infra.template import sam_template
+
+    text = (DOCS / "deploy.md").read_text()
+    line = text[text.index("Outputs: ") : text.index("```sh", text.index("Outputs: "))]
+    assert set(re.findall(r"`(\w+)`", line)) == set(sam_template()["Outputs"])

@@ -17,16 +17,27 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 SETTINGS_DOC = ROOT / "docs" / "settings.md"
 LINT_SCRIPT = ROOT / "infra" / "lint.py"
+BUILD_SCRIPT = ROOT / "infra" / "lambda" / "build.py"
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @cache
 def lint_module() -> ModuleType:
     """infra/lint.py, loaded by path (``infra`` is not a package: tests/infra owns that name)."""
-    spec = importlib.util.spec_from_file_location("factorial_infra_lint", LINT_SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load("factorial_infra_lint", LINT_SCRIPT)
+
+
+@cache
+def build_module() -> ModuleType:
+    """infra/lambda/build.py (the functions' artifact builder), loaded by path."""
+    return _load("factorial_infra_lambda_build", BUILD_SCRIPT)
 
 
 @cache
@@ -115,3 +126,43 @@ def parameter_violations(name: str, value: str) -> list[str]:
         if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
             problems.append("MaxLength")
     return problems
+
+
+def rule_holds(expression: Any, params: dict[str, Any]) -> bool:
+    """Evaluate a CloudFormation Rules condition/assertion for the parameter values ``params``
+    (``Ref`` of a CommaDelimitedList gives a list). Only the functions the template's rules use
+    (``Fn::Equals``, ``Fn::Not``, ``Fn::And``, ``Fn::Or``, ``Fn::Contains``) are known."""
+
+    def value(node: Any) -> Any:
+        if isinstance(node, dict) and set(node) == {"Ref"}:
+            return params[node["Ref"]]
+        if isinstance(node, dict):
+            return rule_holds(node, params)
+        return node
+
+    ((function, args),) = expression.items()
+    if function == "Fn::Equals":
+        left, right = (value(a) for a in args)
+        return bool(str(left) == str(right))
+    if function == "Fn::Not":
+        return not rule_holds(args[0], params)
+    if function == "Fn::And":
+        return all(rule_holds(a, params) for a in args)
+    if function == "Fn::Or":
+        return any(rule_holds(a, params) for a in args)
+    if function == "Fn::Contains":
+        haystack, needle = (value(a) for a in args)
+        return bool(needle in haystack)
+    raise AssertionError(f"rule function {function} not understood by this evaluator")
+
+
+def failing_rules(rules: dict[str, Any], params: dict[str, Any]) -> list[str]:
+    """The names of ``rules`` whose condition holds and an assertion fails for ``params``."""
+    failed = []
+    for name, rule in rules.items():
+        condition = rule.get("RuleCondition")
+        if condition is not None and not rule_holds(condition, params):
+            continue
+        if not all(rule_holds(a["Assert"], params) for a in rule["Assertions"]):
+            failed.append(name)
+    return failed

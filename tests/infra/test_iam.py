@@ -106,11 +106,13 @@ def test_functions_log_to_their_own_log_group() -> None:
 
 
 def test_generated_roles_are_scoped_too() -> None:
-    """SAM generates one role, for the maintenance schedule: it may only invoke that function."""
+    """SAM generates one role, for the maintenance schedule: it may only invoke that function
+    and send the deliveries it gives up on to the schedule dead-letter queue."""
     template = cfn_template()
     explicit = {"SchedulerRole", "ApiFunctionRole", "TurnFunctionRole", "MaintenanceFunctionRole"}
     generated = set(resources(template, "AWS::IAM::Role")) - explicit
     assert generated == {"MaintenanceFunctionSweepRole"}
     assert _grants("MaintenanceFunctionSweepRole") == {
-        "lambda:InvokeFunction": [{"Fn::GetAtt": ["MaintenanceFunction", "Arn"]}]
+        "lambda:InvokeFunction": [{"Fn::GetAtt": ["MaintenanceFunction", "Arn"]}],
+        "sqs:SendMessage": [{"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]}],
     }

@@ -71,24 +71,111 @@ def test_wake_schedule_group_is_named_after_the_stack() -> None:
     assert group["Name"] == {"Fn::Sub": "${AWS::StackName}-wakes"}
 
 
-def test_alarms() -> None:
+ALARMS = {
+    # logical id: (namespace, metric(s), dimension value)
+    "DeadLetterAlarm": ("AWS/SQS", {"ApproximateNumberOfMessagesVisible"}),
+    "ScheduleDeadLetterAlarm": ("AWS/SQS", {"ApproximateNumberOfMessagesVisible"}),
+    "TurnBacklogAlarm": ("AWS/SQS", {"ApproximateAgeOfOldestMessage"}),
+    "ApiErrorsAlarm": ("AWS/Lambda", {"Errors"}),
+    "TurnErrorsAlarm": ("AWS/Lambda", {"Errors"}),
+    "MaintenanceErrorsAlarm": ("AWS/Lambda", {"Errors"}),
+    "ThrottlesAlarm": ("AWS/Lambda", {"Throttles"}),
+    "Api5xxAlarm": ("AWS/ApiGateway", {"5xx"}),
+    "CacheStorageAlarm": ("AWS/ElastiCache", {"BytesUsedForCache"}),
+    "CacheEcpuAlarm": ("AWS/ElastiCache", {"ElastiCacheProcessingUnits"}),
+    "CacheThrottledAlarm": ("AWS/ElastiCache", {"ThrottledCmds"}),
+}
+
+
+def _alarms() -> dict[str, dict[str, object]]:
     resources = sam_template()["Resources"]
-    alarms = {
-        (p["Namespace"], p["MetricName"]): p
-        for r in resources.values()
-        if r["Type"] == "AWS::CloudWatch::Alarm"
-        for p in [r["Properties"]]
+    return {
+        n: r["Properties"] for n, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"
     }
-    assert set(alarms) == {
-        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
-        ("AWS/Lambda", "Errors"),
-        ("AWS/ApiGateway", "5xx"),
-    }
-    dlq = alarms[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]
-    assert dlq["Dimensions"] == [
-        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["TurnDeadLetterQueue", "QueueName"]}}
+
+
+def _metric_stats(props: dict[str, object]) -> list[dict[str, object]]:
+    """Each metric an alarm reads: ``{"Namespace", "MetricName", "Dimensions"}``."""
+    if "MetricName" in props:
+        return [props]
+    return [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]  # type: ignore[index,union-attr]
+
+
+def test_alarms_cover_every_function_the_queues_and_the_cache() -> None:
+    alarms = _alarms()
+    assert set(alarms) == set(ALARMS)
+    for name, (namespace, metrics) in ALARMS.items():
+        stats = _metric_stats(alarms[name])
+        assert {s["Namespace"] for s in stats} == {namespace}, name
+        assert {s["MetricName"] for s in stats} == metrics, name
+        assert alarms[name]["ComparisonOperator"] == "GreaterThanThreshold", name
+        assert alarms[name]["TreatMissingData"] == "notBreaching", name
+        assert alarms[name]["AlarmActions"] == {
+            "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+        }, name
+    dims = {
+        n: [d["Value"] for s in _metric_stats(a) for d in s["Dimensions"]]
+        for n, a in alarms.items()
+    }  # type: ignore[union-attr]
+    for fn in ("Api", "Turn", "Maintenance"):
+        assert dims[f"{fn}ErrorsAlarm"] == [{"Ref": f"{fn}Function"}]
+    assert sorted(d["Ref"] for d in dims["ThrottlesAlarm"]) == [
+        "ApiFunction", "MaintenanceFunction", "TurnFunction",
+    ]  # fmt: skip
+    assert dims["DeadLetterAlarm"] == [{"Fn::GetAtt": ["TurnDeadLetterQueue", "QueueName"]}]
+    assert dims["ScheduleDeadLetterAlarm"] == [
+        {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "QueueName"]}
     ]
-    assert alarms[("AWS/Lambda", "Errors")]["Dimensions"][0]["Value"] == {"Ref": "TurnFunction"}
-    for props in alarms.values():
-        assert props["Threshold"] == 0
-        assert props["ComparisonOperator"] == "GreaterThanThreshold"
+    assert dims["TurnBacklogAlarm"] == [{"Fn::GetAtt": ["TurnQueue", "QueueName"]}]
+    assert alarms["TurnBacklogAlarm"]["Threshold"] == {"Ref": "TurnBacklogAlarmSeconds"}
+    # Serverless caches publish under the dimension clusterId (= the cache name, Ref Cache).
+    for name in ("CacheStorageAlarm", "CacheEcpuAlarm", "CacheThrottledAlarm"):
+        [stat] = _metric_stats(alarms[name])
+        assert stat["Dimensions"] == [{"Name": "clusterId", "Value": {"Ref": "Cache"}}], name
+
+
+def test_cache_alarms_compare_with_the_configured_limits() -> None:
+    alarms = _alarms()
+    storage = next(m for m in alarms["CacheStorageAlarm"]["Metrics"] if m.get("ReturnData"))  # type: ignore[attr-defined]
+    assert "${CacheMaxDataStorageGb}" in storage["Expression"]["Fn::Sub"]
+    ecpu = next(m for m in alarms["CacheEcpuAlarm"]["Metrics"] if m.get("ReturnData"))  # type: ignore[attr-defined]
+    assert "${CacheMaxEcpuPerSecond}" in ecpu["Expression"]["Fn::Sub"]
+    assert "PERIOD(ecpu)" in ecpu["Expression"]["Fn::Sub"]
+    assert alarms["CacheStorageAlarm"]["Threshold"] == alarms["CacheEcpuAlarm"]["Threshold"] == 80
+
+
+def test_the_sweep_schedule_retries_into_the_schedule_dead_letter_queue() -> None:
+    resources = cfn_template()["Resources"]
+    target = resources["MaintenanceFunctionSweep"]["Properties"]["Target"]
+    dlq = {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]}
+    assert target["DeadLetterConfig"] == {"Arn": dlq}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    assert 60 <= target["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 86_400
+    # The schedule's role (SAM's) may send to that queue, or the dead letters would be lost.
+    role_id = target["RoleArn"]["Fn::GetAtt"][0]
+    statements = [
+        s
+        for policy in resources[role_id]["Properties"]["Policies"]
+        for s in policy["PolicyDocument"]["Statement"]
+    ]
+    assert any(
+        s["Action"] in ("sqs:SendMessage", ["sqs:SendMessage"]) and s["Resource"] == dlq
+        for s in statements
+    )
+
+
+def test_wake_schedules_may_dead_letter_into_the_schedule_queue() -> None:
+    """Wake schedules use SchedulerRole (scheduler.py sets DeadLetterConfig from the env var)."""
+    resources = cfn_template()["Resources"]
+    dlq = {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]}
+    granted = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": "SchedulerRole"} in r["Properties"]["Roles"]
+    ]
+    statements = [s for g in granted for s in g["PolicyDocument"]["Statement"]]
+    assert any(s["Action"] == "sqs:SendMessage" and s["Resource"] == dlq for s in statements)
+    for name, fn in resources.items():
+        if fn["Type"] == "AWS::Lambda::Function":
+            env = fn["Properties"]["Environment"]["Variables"]
+            assert env["FACTORIAL_SCHEDULER_DLQ_ARN"] == dlq, name

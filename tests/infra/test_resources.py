@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from tests.infra.template import parameter_violations, sam_template
+from tests.infra.template import cfn_template, failing_rules, parameter_violations, sam_template
 
 STACK_SUFFIX = {
     "Fn::Select": [
@@ -13,6 +15,14 @@ STACK_SUFFIX = {
     ]
 }
 CACHE_NAMES = {"Fn::Sub": ["fa-${Stage}-${StackSuffix}", {"StackSuffix": STACK_SUFFIX}]}
+#: The cache's own name: CacheName, else one that no parameter changes (the stack id's suffix).
+CACHE_NAME = {
+    "Fn::If": [
+        "HasCacheName",
+        {"Ref": "CacheName"},
+        {"Fn::Sub": ["fa-${StackSuffix}", {"StackSuffix": STACK_SUFFIX}]},
+    ]
+}
 
 
 def test_cache_is_serverless_valkey_8_with_parameterised_limits() -> None:
@@ -24,7 +34,63 @@ def test_cache_is_serverless_valkey_8_with_parameterised_limits() -> None:
         "ECPUPerSecond": {"Maximum": {"Ref": "CacheMaxEcpuPerSecond"}},
     }
     assert cache["UserGroupId"] == {"Ref": "CacheUserGroup"}
-    assert cache["ServerlessCacheName"] == CACHE_NAMES
+    assert cache["ServerlessCacheName"] == CACHE_NAME
+
+
+def test_the_cache_name_depends_on_no_parameter_but_cache_name() -> None:
+    """The name is create-only: a Stage (or any other) change must not make a new, empty cache."""
+    name = sam_template()["Resources"]["Cache"]["Properties"]["ServerlessCacheName"]
+    refs = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "Ref" in node:
+                refs.add(node["Ref"])
+            for key, value in node.items():
+                if key == "Fn::Sub" and isinstance(value, list):
+                    refs.update(v for v in re.findall(r"\$\{([^}.]+)\}", value[0]))
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(name)
+    params = set(sam_template()["Parameters"])
+    assert refs & params == {"CacheName"}, refs
+    assert sam_template()["Conditions"]["HasCacheName"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "CacheName"}, ""]}]
+    }
+
+
+def test_stateful_resources_are_retained_and_the_cache_keeps_snapshots() -> None:
+    resources = sam_template()["Resources"]
+    stateful = {
+        n
+        for n, r in resources.items()
+        if r["Type"]
+        in ("AWS::ElastiCache::ServerlessCache", "AWS::SQS::Queue", "AWS::SecretsManager::Secret")
+    }
+    assert stateful == {
+        "Cache", "TurnQueue", "TurnDeadLetterQueue", "ScheduleDeadLetterQueue", "ModelKeySecret",
+        "HookSecret",
+    }  # fmt: skip
+    for name in stateful:
+        assert resources[name]["DeletionPolicy"] == "Retain", name
+        assert resources[name]["UpdateReplacePolicy"] == "Retain", name
+    for name, r in resources.items():
+        if r["Type"] == "AWS::Logs::LogGroup":  # expire by retention; explicit so lint sees it
+            assert (r["DeletionPolicy"], r["UpdateReplacePolicy"]) == ("Delete", "Delete"), name
+    cache = resources["Cache"]["Properties"]
+    assert cache["SnapshotRetentionLimit"] == {"Ref": "CacheSnapshotRetentionDays"}
+    assert cache["DailySnapshotTime"] == {
+        "Fn::If": [
+            "KeepsCacheSnapshots",
+            {"Ref": "CacheDailySnapshotTime"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    params = sam_template()["Parameters"]["CacheSnapshotRetentionDays"]
+    assert (params["MinValue"], params["MaxValue"]) == (0, 35)
 
 
 def test_cache_iam_user() -> None:
@@ -69,8 +135,8 @@ def test_cache_admits_valkey_ports_from_the_functions_only() -> None:
 def test_created_network() -> None:
     resources = sam_template()["Resources"]
     subnets = [n for n, r in resources.items() if r["Type"] == "AWS::EC2::Subnet"]
-    assert sorted(subnets) == ["PrivateSubnetA", "PrivateSubnetB", "PublicSubnet"]
-    assert all(resources[n]["Condition"] == "CreateVpc" for n in subnets)
+    assert sorted(subnets) == ["PrivateSubnetA", "PrivateSubnetB", "PublicSubnet", "PublicSubnetB"]
+    assert all(resources[n]["Condition"] == "CreateVpc" for n in subnets if n != "PublicSubnetB")
     assert resources["PublicDefaultRoute"]["DependsOn"] == "InternetGatewayAttachment"
     assert resources["NatAddress"]["DependsOn"] == "InternetGatewayAttachment"
     for name in ("NatGateway", "NatAddress", "PrivateDefaultRoute"):
@@ -79,6 +145,62 @@ def test_created_network() -> None:
     assert conditions["CreateNat"] == {
         "Fn::And": [{"Condition": "CreateVpc"}, {"Fn::Equals": [{"Ref": "ModelEgress"}, "nat"]}]
     }
+
+
+def test_one_nat_gateway_per_az_on_request() -> None:
+    resources = sam_template()["Resources"]
+    second = {n for n, r in resources.items() if r.get("Condition") == "CreateSecondNat"}
+    assert second == {
+        "PublicSubnetB", "PublicSubnetBRouteTableAssociation", "NatAddressB", "NatGatewayB",
+        "PrivateRouteTableB", "PrivateDefaultRouteB",
+    }  # fmt: skip
+    assert sam_template()["Conditions"]["CreateSecondNat"] == {
+        "Fn::And": [{"Condition": "CreateNat"}, {"Fn::Equals": [{"Ref": "NatGateways"}, "per-az"]}]
+    }
+    a, b = (
+        resources[n]["Properties"]["AvailabilityZone"] for n in ("PublicSubnet", "PublicSubnetB")
+    )
+    assert a != b
+    assert (
+        resources["PublicSubnetB"]["Properties"]["AvailabilityZone"]
+        == resources["PrivateSubnetB"]["Properties"]["AvailabilityZone"]
+    )
+    assert resources["NatGatewayB"]["Properties"]["SubnetId"] == {"Ref": "PublicSubnetB"}
+    assert resources["PrivateDefaultRouteB"]["Properties"]["NatGatewayId"] == {"Ref": "NatGatewayB"}
+    # Subnet B routes through its own AZ's gateway when there is one.
+    assert resources["PrivateSubnetBRouteTableAssociation"]["Properties"]["RouteTableId"] == {
+        "Fn::If": ["CreateSecondNat", {"Ref": "PrivateRouteTableB"}, {"Ref": "PrivateRouteTable"}]
+    }
+    assert resources["PrivateSubnetARouteTableAssociation"]["Properties"]["RouteTableId"] == {
+        "Ref": "PrivateRouteTable"
+    }
+
+
+PARAMS = {"ExistingVpcId": "", "ExistingSubnetIds": [""], "ModelEgress": "nat"}
+OWN_VPC = {"ExistingVpcId": "vpc-0123456789abcdef0", "ExistingSubnetIds": ["subnet-1", "subnet-2"]}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "refused_by"),
+    [
+        ({}, []),
+        ({"ModelEgress": "none"}, ["CreatedVpcNeedsNat"]),  # every function would be cut off
+        ({**OWN_VPC, "ModelEgress": "none"}, []),
+        ({**OWN_VPC, "ModelEgress": "nat"}, []),  # ignored with your own VPC
+        ({"ExistingVpcId": OWN_VPC["ExistingVpcId"]}, ["ExistingVpcNeedsSubnets"]),
+        (
+            {"ExistingSubnetIds": OWN_VPC["ExistingSubnetIds"]},
+            ["SubnetsNeedExistingVpc"],
+        ),
+    ],
+    ids=["defaults", "none-created-vpc", "none-own-vpc", "nat-own-vpc", "vpc-only", "subnets-only"],
+)
+def test_template_rules_on_the_translated_template(
+    overrides: dict[str, object], refused_by: list[str]
+) -> None:
+    """The rules survive the SAM transform and refuse exactly the broken combinations."""
+    rules = cfn_template()["Rules"]
+    assert failing_rules(rules, {**PARAMS, **overrides}) == refused_by
 
 
 def test_secrets() -> None:
@@ -142,6 +264,15 @@ def test_defaults_satisfy_their_own_constraints() -> None:
         ("ExistingVpcId", "vpc-xyz"),
         ("ExistingVpcId", "subnet-0123456789abcdef0"),
         ("AlarmTopicArn", "my-topic"),
+        ("CacheName", "Fa-cache"),
+        ("CacheName", "1cache"),
+        ("CacheName", "fa--x"),
+        ("CacheName", "x" * 41),
+        ("CacheSnapshotRetentionDays", "36"),
+        ("CacheDailySnapshotTime", "24:00"),
+        ("CacheDailySnapshotTime", "3:00"),
+        ("NatGateways", "two"),
+        ("TurnBacklogAlarmSeconds", "600"),
         ("LogRetentionDays", "10"),
     ],
 )
@@ -162,6 +293,10 @@ def test_bad_parameter_values_are_rejected(name: str, value: str) -> None:
         ("ExistingVpcId", "vpc-0123456789abcdef0"),
         ("ExistingVpcId", "vpc-01234567"),
         ("AlarmTopicArn", "arn:aws:sns:us-east-1:123456789012:alerts"),
+        ("CacheName", "fa-dev-0123abcd"),
+        ("CacheSnapshotRetentionDays", "0"),
+        ("CacheDailySnapshotTime", "23:59"),
+        ("NatGateways", "per-az"),
     ],
 )
 def test_good_parameter_values_are_accepted(name: str, value: str) -> None:
@@ -172,3 +307,4 @@ def test_existing_vpc_rules() -> None:
     rules = sam_template()["Rules"]
     assert rules["ExistingVpcNeedsSubnets"]["Assertions"][0]["AssertDescription"]
     assert rules["SubnetsNeedExistingVpc"]["Assertions"][0]["AssertDescription"]
+    assert "ModelEgress=none" in rules["CreatedVpcNeedsNat"]["Assertions"][0]["AssertDescription"]
