@@ -31,6 +31,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -65,15 +66,66 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 class FactorialApi(APIGatewayHttpResolver):
     """The resolver, refusing unsigned requests to IAM routes (401) and bodies over the cap
-    (413) before any route, validation or parsing runs."""
+    (413) before any route, validation or parsing runs.
+
+    Powertools keeps the request being served (``current_event``, ``lambda_context``) in class
+    attributes of its ``BaseRouter``, shared by every resolver in the process: harmless on Lambda
+    (one request per process), but two threads serving two requests, even on two resolvers, read
+    each other's path, headers and body. Here they are attributes of the resolver, set by
+    :meth:`resolve` before Powertools runs (the routers read them through their resolver), so
+    resolvers that each serve one request at a time (the dev server's pool) are isolated.
+    """
 
     def __init__(self, *, max_body_bytes: int, require_iam: bool) -> None:
         super().__init__(enable_validation=True)
         self.max_body_bytes = max_body_bytes
         self.require_iam = require_iam
+        self._request: APIGatewayProxyEventV2 | None = None
+        self._request_context: Any = None
+
+    @property  # type: ignore[override]
+    def current_event(self) -> APIGatewayProxyEventV2:
+        """The request this resolver is serving (its own, never another resolver's)."""
+        if self._request is None:
+            raise RuntimeError("current_event is only set while a request is served")
+        return self._request
+
+    @current_event.setter
+    def current_event(self, value: APIGatewayProxyEventV2) -> None:
+        self._request = value
+
+    @property
+    def lambda_context(self) -> Any:
+        """The Lambda context of the request this resolver is serving."""
+        return self._request_context
+
+    @lambda_context.setter
+    def lambda_context(self, value: Any) -> None:
+        self._request_context = value
 
     def resolve(self, event: Mapping[str, Any], context: "LambdaContext") -> dict[str, Any]:
         """Answer one HTTP API (payload v2) event."""
+        refused = self._refusal(event)
+        if refused is not None:
+            return refused
+        self._hold(event, context)
+        return super().resolve(event, context)
+
+    async def resolve_async(
+        self, event: Mapping[str, Any], context: "LambdaContext"
+    ) -> dict[str, Any]:
+        """:meth:`resolve` for async routes (none today; kept consistent with it)."""
+        refused = self._refusal(event)
+        if refused is not None:
+            return refused
+        self._hold(event, context)
+        return await super().resolve_async(event, context)
+
+    def _hold(self, event: Mapping[str, Any], context: Any) -> None:
+        self.current_event = APIGatewayProxyEventV2(dict(event), self._json_body_deserializer)
+        self.lambda_context = context
+
+    def _refusal(self, event: Mapping[str, Any]) -> dict[str, Any] | None:
         path = event.get("rawPath")
         if self.require_iam and is_iam_route(str(path)) and iam_identity(event) is None:
             return _early(401, "unauthorized", "this route needs an IAM-signed (SigV4) request")
@@ -83,7 +135,7 @@ class FactorialApi(APIGatewayHttpResolver):
         problem = unreadable_body(event)
         if problem is not None:
             return _early(400, "invalid_json", problem)
-        return super().resolve(event, context)
+        return None
 
 
 def unreadable_body(event: Mapping[str, Any]) -> str | None:

@@ -9,7 +9,6 @@ OpenAI when ``OPENAI_API_KEY`` is set, else a stub that calls one tool and finis
 from __future__ import annotations
 
 import contextlib
-import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from factorial_aws.aws.settings import DevSettings
 from factorial_aws.core import ids
 from factorial_aws.core.clock import SystemClock
 from factorial_aws.llm.openai_client import OpenAIModel
-from factorial_aws.local.server import ApiServer
+from factorial_aws.local.server import ApiServer, ResolverPool
 from factorial_aws.local.stack import LocalStack
 from factorial_aws.store.client import connect, is_cluster
 from factorial_aws.testing.stub_agent import stub_agent_reply
@@ -50,7 +49,6 @@ class DevServer:
     def __post_init__(self) -> None:
         self._closers: list[Callable[[], Any]] = []
         self._stopping = threading.Event()
-        self._resolvers: queue.LifoQueue[Any] = queue.LifoQueue()  # LIFO: reuse the warm one
         self.stack: LocalStack | None = None
         self.api_server: ApiServer | None = None
 
@@ -62,7 +60,7 @@ class DevServer:
 
     def start(self) -> DevServer:
         """Start the store, the model, the runtime and the API."""
-        self.api_server = ApiServer(lambda e, c: self._api(e, c), self.host, self.port)
+        self.api_server = ApiServer(ResolverPool(self._resolver), self.host, self.port)
         self._closers.append(self.api_server.server_close)
         public = self.settings.public_base_url or self.api_server.base_url
         secret = (self.settings.hook_secret or "").encode() or ids.new_secret()
@@ -83,19 +81,10 @@ class DevServer:
         self.say(f"factorial-aws dev: serving {agents} on {self.base_url}")
         return self
 
-    def _api(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        # Powertools keeps the current request on the resolver, so a resolver serves one request
-        # at a time: take one from the pool (build one when all are busy), give it back after.
-        try:
-            resolver = self._resolvers.get_nowait()
-        except queue.Empty:
-            assert self.stack is not None
-            resolver = build_api(self.stack.control, require_iam=False)
-        try:
-            result: dict[str, Any] = resolver.resolve(event, context)
-        finally:
-            self._resolvers.put(resolver)
-        return result
+    def _resolver(self) -> Any:
+        # one per request served at once (ResolverPool): a resolver holds the request it serves
+        assert self.stack is not None
+        return build_api(self.stack.control, require_iam=False)
 
     def _redis(self) -> Any:
         if self.settings.redis_url:
