@@ -84,6 +84,12 @@ def task_id_of(key: str) -> str | None:
     return task_id if key == task(task_id) else None
 
 
+def task_pattern() -> str:
+    """A ``SCAN MATCH`` pattern that finds every task hash (and a few other keys: filter the
+    matches with :func:`task_id_of`)."""
+    return f"{PREFIX}:*:t:*"
+
+
 def task_keys(task_id: str) -> list[str]:
     """The per-task keys, in the order scripts take them: task, ctx, inbox, events."""
     return [task(task_id), ctx(task_id), inbox(task_id), events(task_id)]

@@ -157,6 +157,10 @@ def _error_body(message: str, type_: str = "invalid_request_error") -> dict[str,
     return {"error": {"message": message, "type": type_, "code": None, "param": None}}
 
 
+#: How many requests a stub server remembers by default (:attr:`StubOpenAIServer.log`).
+HISTORY = 1000
+
+
 class StubOpenAIServer:
     """A scripted OpenAI-compatible server on a daemon thread.
 
@@ -181,6 +185,7 @@ class StubOpenAIServer:
         host: str = "127.0.0.1",
         port: int = 0,
         default_reply: DefaultReply | None = None,
+        history: int | None = HISTORY,
     ) -> None:
         """Create the server (not started: use it as a context manager, or :meth:`start`).
 
@@ -189,13 +194,15 @@ class StubOpenAIServer:
             host: The address to listen on.
             port: The port to listen on; ``0`` picks a free one.
             default_reply: Builds a reply from the request body when the script is empty.
+            history: How many of the latest requests :attr:`log` and :attr:`requests` keep
+                (``None``: all of them; a long-running server keeps its memory flat with a bound).
         """
         self._host = host
         self._port = port
         self._default_reply = default_reply
         self._lock = threading.Lock()
         self._script: deque[StubReply] = deque(replies)
-        self._log: list[RecordedRequest] = []
+        self._log: deque[RecordedRequest] = deque(maxlen=history)
         self._ids = CallIdSequence()
         self._completions = itertools.count(1)
         self._stopping = threading.Event()
@@ -257,7 +264,8 @@ class StubOpenAIServer:
 
     @property
     def requests(self) -> list[dict[str, Any]]:
-        """The JSON bodies of the chat-completions requests received so far (a copy)."""
+        """The JSON bodies of the chat-completions requests received so far, the latest
+        ``history`` of them (a copy)."""
         with self._lock:
             return [
                 r.body
@@ -267,7 +275,8 @@ class StubOpenAIServer:
 
     @property
     def log(self) -> list[RecordedRequest]:
-        """Every request received so far, with its answer status (a copy)."""
+        """Every request received so far (the latest ``history``), with its answer status (a
+        copy)."""
         with self._lock:
             return list(self._log)
 

@@ -61,7 +61,8 @@ class Dev:
 
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
-    log = tmp_path_factory.mktemp("dev") / "dev.log"
+    where = tmp_path_factory.mktemp("dev")
+    log = where / "dev.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
             [
@@ -72,6 +73,8 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
                 "examples.payments.app:app",
                 "--port",
                 "0",
+                "--state-dir",
+                str(where / "state"),
             ],
             cwd=ROOT,
             env=cli_env(FACTORIAL_HOOK_SECRET=SECRET.decode()),
