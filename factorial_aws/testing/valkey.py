@@ -366,17 +366,14 @@ class EmbeddedValkey:
 
 def _stop_leftover_server(data_dir: Path) -> None:
     """Stop the server a dead process left running on ``data_dir`` (its pid file names it, and
-    its command line names the directory, so an unrelated process that reused the pid is left
+    its working directory is ``data_dir``, so an unrelated process that reused the pid is left
     alone). SIGTERM makes it write its append-only file out before it exits."""
     try:
         pid = int((data_dir / PID_FILE).read_text().strip())
-    except (OSError, ValueError):
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except (OSError, ValueError):  # no pid file, gone, or no /proc here: nothing to stop safely
         return
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:  # gone, or no /proc here: nothing we can safely stop
-        return
-    if str(data_dir).encode() not in cmdline:
+    if Path(cwd) != data_dir:
         return
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
