@@ -170,8 +170,10 @@ def test_a_restart_keeps_a_parked_task_and_its_printed_link_resolves_it(
     assert status == 200 and shown["status"] == "waiting_hook", shown
 
     resolved = subprocess.run(
-        [sys.executable, "-m", "factorial_aws", "hooks", "resolve", link, "--data",
-         json.dumps(APPROVE), "--url", second.url],  # fmt: skip
+        [
+            *(sys.executable, "-m", "factorial_aws", "hooks", "resolve", link),
+            *("--data", json.dumps(APPROVE), "--url", second.url),
+        ],
         cwd=tmp_path,
         env=env(),
         capture_output=True,
@@ -179,9 +181,12 @@ def test_a_restart_keeps_a_parked_task_and_its_printed_link_resolves_it(
         timeout=30,
     )
     assert resolved.returncode == 0, resolved.stderr
-    wait_for("completion", lambda: second.call("GET", f"/tasks/{task_id}")[1]["status"] == "completed")
+    wait_for(
+        "completion", lambda: second.call("GET", f"/tasks/{task_id}")[1]["status"] == "completed"
+    )
     assert f"task {task_id}: completed" in wait_for(
-        "the completion line", lambda: f"task {task_id}: completed" in second.text() and second.text()
+        "the completion line",
+        lambda: f"task {task_id}: completed" in second.text() and second.text(),
     )
     assert second.stop(signal.SIGTERM) == 0
 

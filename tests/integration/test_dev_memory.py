@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import time
 import tracemalloc
+
 import pytest
 
 from examples.payments.app import app as payments_app

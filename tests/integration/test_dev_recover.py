@@ -32,7 +32,7 @@ def _left_behind(make_stack: StackFactory) -> tuple[Any, str, str]:
     queued = stack.control.create_task("s", "a").task_id
     running = stack.control.create_task("s", "b").task_id
     assert isinstance(claim_turn(stack.store, running, 1), Claimed)
-    while stack.queue._pop_due() is not None:  # noqa: SLF001 - lost with the dead process
+    while stack.queue._pop_due() is not None:  # lost with the dead process
         pass
     assert stack.queue.pending() == 0
     return stack, queued, running
