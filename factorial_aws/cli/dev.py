@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from factorial_aws.cli import common
@@ -135,6 +136,12 @@ def load_app(ref: str, search_dir: Path) -> App:
                 "attribute_not_found",
                 f"module {module_name!r} has no attribute {attribute!r}{hint}",
             ) from None
+    if isinstance(target, ModuleType) and isinstance(getattr(target, attribute, None), App):
+        raise CliError(  # `pkg:app` where pkg/app.py holds `app`
+            "not_an_app",
+            f"{ref} is a module, not a factorial_aws App; did you mean "
+            f"{target.__name__}:{attribute}?",
+        )
     if not isinstance(target, App):
         raise CliError(
             "not_an_app",

@@ -226,6 +226,7 @@ def test_cancel_a_parked_task(dev: Dev) -> None:
     cancelled = dev.cli("tasks", "cancel", task_id)
     assert cancelled.returncode == 0, cancelled.stderr
     assert f"cancelled {task_id}" in cancelled.stdout
+    assert f"task {task_id}: cancelled" in dev.log.read_text()  # the dev server says so too
     shown = dev.cli("tasks", "show", task_id, "--json")
     assert json.loads(shown.stdout)["status"] == "cancelled"
     steer = dev.cli("tasks", "steer", task_id, "hello?")

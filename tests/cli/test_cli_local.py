@@ -16,6 +16,8 @@ from factorial_aws.aws import sigv4
 from factorial_aws.aws.settings import DevSettings, SettingsError
 from factorial_aws.cli import main, scaffold
 from factorial_aws.cli.client import ApiClient
+from factorial_aws.cli.dev import load_app
+from factorial_aws.cli.errors import CliError
 from factorial_aws.cli.output import Console
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,8 +124,14 @@ def test_init_without_the_repository_says_where_the_template_comes_from(
             "error: app_import_failed: importing 'broken' failed: RuntimeError: boom",
         ),
         ("not a ref", 2, "error: invalid_app_ref: 'not a ref' is not MODULE:ATTR"),
+        (
+            "examples.payments:app",
+            1,
+            "error: attribute_not_found: module 'examples.payments' has no attribute 'app'; "
+            "did you mean examples.payments.app:app?",
+        ),
     ],
-    ids=["no-module", "no-attribute", "not-an-app", "import-fails", "malformed"],
+    ids=["no-module", "no-attribute", "not-an-app", "import-fails", "malformed", "package"],
 )
 def test_dev_explains_a_bad_app_reference(
     tmp_path: Path, ref: str, status: int, expected: str
@@ -134,6 +142,27 @@ def test_dev_explains_a_bad_app_reference(
     assert done.returncode == status
     assert done.stderr.startswith(expected), done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_package_whose_app_module_is_loaded_gets_the_same_hint() -> None:
+    import examples.payments.app  # noqa: F401 - now `examples.payments.app` is the module
+
+    with pytest.raises(CliError) as raised:
+        load_app("examples.payments:app", ROOT)
+    assert raised.value.code == "not_an_app"
+    assert raised.value.message.endswith("did you mean examples.payments.app:app?")
+
+
+def test_dev_on_a_port_in_use_suggests_another(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        (tmp_path / "examples").symlink_to(ROOT / "examples")
+        done = cli("dev", "examples.payments.app:app", "--port", str(port), cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: address_in_use: cannot serve on 127.0.0.1:{port}: ")
+    assert "--port" in done.stderr and "Traceback" not in done.stderr
 
 
 # --- hooks resolve: the payload is checked before anything is sent ---
