@@ -4,10 +4,13 @@ errors, URL and settings resolution, and SigV4 signing (fake credentials, no net
 from __future__ import annotations
 
 import io
+import os
 import re
+import shlex
 import socket
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -74,6 +77,56 @@ def test_init_scaffolds_a_project_whose_own_test_passes(tmp_path: Path) -> None:
     )
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "2 passed" in tested.stdout
+
+
+def test_the_scaffold_installs_the_framework_into_a_fresh_venv(tmp_path: Path) -> None:
+    """The install command of the scaffold's README, in a new venv: it installs factorial_aws
+    (not on PyPI) from this source tree. Offline: the venv borrows this venv's packages (pip and
+    the dependencies) through a path file, and pip installs with --no-deps."""
+    project = tmp_path / "refunds"
+    assert cli("init", str(project)).returncode == 0
+    assert f"factorial-aws @ {ROOT.as_uri()}" in (project / "requirements.txt").read_text()
+    readme = (project / "README.md").read_text()
+    (line,) = [x for x in readme.splitlines() if x.startswith("pip install ")]
+    args = shlex.split(line)[2:]
+    assert args[-1] == "pytest" and args[:-1] == ["-e", str(ROOT)], line
+    assert "pip install factorial-aws" not in readme
+
+    fresh = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(fresh)], check=True)
+    python = str(fresh / "bin" / "python")
+    env = {"PATH": f"{fresh / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    env.update({k: v for k, v in os.environ.items() if k.startswith("PIP_")})
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True, text=True, check=True, env=env,
+    ).stdout.strip()  # fmt: skip
+    Path(site, "_borrowed.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    probe = [python, "-c", "import factorial_aws; print(factorial_aws.__file__)"]
+    assert subprocess.run(probe, cwd=tmp_path, env=env, capture_output=True).returncode != 0
+
+    installed = subprocess.run(
+        [python, "-m", "pip", "install", "--no-deps", "--quiet", *args[:-1]],
+        cwd=project, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    found = subprocess.run(probe, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert found.stdout.strip() == str(ROOT / "factorial_aws" / "__init__.py"), found.stderr
+    assert (fresh / "bin" / "factorial-aws").is_file()
+    tested = subprocess.run(
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "2 passed" in tested.stdout
+
+
+def test_init_from_a_vcs_url_names_it_in_the_readme_and_requirements(tmp_path: Path) -> None:
+    url = "git+https://example.org/factorial_aws@v0.1.0"
+    status, out, _ = run_main("init", str(tmp_path / "p"), "--from", url)
+    assert status == 0 and f"factorial_aws installs from {url}" in out
+    assert f"pip install 'factorial-aws @ {url}' pytest" in (tmp_path / "p/README.md").read_text()
+    assert f"factorial-aws @ {url}" in (tmp_path / "p/requirements.txt").read_text()
 
 
 def test_init_refuses_a_non_empty_directory(tmp_path: Path) -> None:
