@@ -401,6 +401,7 @@ class Run:
     create_http_s: float = 0.0  # ... -> last POST /tasks answered
     resolve_s: float = 0.0  # first resolve sent -> last task completed
     resolve_http_s: float = 0.0  # ... -> last resolve answered
+    cpu_s: float = 0.0  # CPU time of the whole process (every thread) over the run
 
     def resolve_to_turn(self) -> list[float]:
         return [self.resolved.entered[t] - r.at for t, r in self.resolves.items()]
@@ -449,6 +450,7 @@ class Bench:
         return phase, creates, parked - t0, http_s
 
     def run(self, n: int, name: str, *, one_at_a_time: bool = False) -> Run:
+        cpu0 = time.process_time()
         created, creates, create_s, create_http_s = self.park(n, f"{name}: create")
         tasks = [c.value["task_id"] for c in creates]
         hooks = list(self.pool.map(self.hook_of, tasks))  # not timed
@@ -466,6 +468,7 @@ class Bench:
         run = Run(created, resolved, creates, dict(zip(tasks, out, strict=True)))
         run.create_s, run.create_http_s = create_s, create_http_s
         run.resolve_s, run.resolve_http_s = done - t0, resolve_http_s
+        run.cpu_s = time.process_time() - cpu0
         return run
 
 
@@ -600,6 +603,14 @@ def throughput_rows(run: Run, n: int, workers: int) -> list[Row]:
         ),
         Row("      of which the stub model call", ms(mean(created.model))),
         Row("      of which printing the hook links (reads the task)", ms(mean(created.printing))),
+        Row(
+            "  CPU time per task, whole process (API, workers, stub model, clients)",
+            ms(run.cpu_s / n),
+        ),
+        Row(
+            f"    ... so at most, on one core (one GIL; {os.cpu_count()} CPUs here)",
+            f"{n / run.cpu_s:,.0f}/s",
+        ),
         Row(f"  resolve -> all completed ({run.resolve_s:.2f} s)", f"{n / run.resolve_s:,.0f}/s"),
         Row(
             f"    POST .../resolve: last answered at {run.resolve_http_s:.2f} s; p50/p99",

@@ -35,7 +35,7 @@ def run(script: str, *args: str) -> str:
         ("store_bench.py", ("--iterations", "5"), "store_bench:"),
         ("turn_overhead.py", ("--iterations", "2", "--turns", "2"), "turn_overhead:"),
         ("cold_start.py", ("--runs", "1"), "cold_start:"),
-        ("dev_server.py", ("--tasks", "3", "--starts", "1"), "dev_server:"),
+        ("dev_server.py", ("--tasks", "3", "--starts", "1", "--soak", "3"), "dev_server:"),
     ],
     ids=["store_bench", "turn_overhead", "cold_start", "dev_server"],
 )
@@ -48,6 +48,7 @@ def test_benchmark_prints_its_table(script: str, args: tuple[str, ...], title: s
     if script == "dev_server.py":
         assert "resolve answered -> next turn starts, p99" in out
         assert "one-node cluster" in out  # the start is measured on a cluster too
+        assert "turn workers)" in out and "RSS after the first 3 (warm-up)" in out
 
 
 def test_cold_start_measures_handlers_that_exist(tmp_path: Path) -> None:
