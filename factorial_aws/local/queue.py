@@ -17,6 +17,7 @@ import heapq
 import itertools
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ log = logging.getLogger("factorial_aws.local")
 Handler = Callable[["QueueMessage"], Awaitable[str]]
 #: How many handled messages (and dead letters) a queue remembers, newest last.
 HISTORY = 1000
+#: How long :meth:`LocalQueue.stop` waits for the turns in progress, in all.
+STOP_TIMEOUT_S = 10.0
 
 
 @dataclass(order=True)
@@ -178,8 +181,9 @@ class LocalQueue:
         with self._cond:
             self._cond.notify_all()
         threads, self._threads = self._threads, []
-        for thread in threads:
-            thread.join(timeout=10)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for thread in threads:  # a turn in progress gets STOP_TIMEOUT_S in all to finish
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 @dataclass(frozen=True)

@@ -279,6 +279,9 @@ class EmbeddedValkey:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     cwd=self._dir,
+                    # a durable server is stopped by its owner (and so writes its file out), not
+                    # by the Ctrl-C the terminal sends to the owner's whole process group
+                    start_new_session=self._data_dir is not None,
                 )
             if self._data_dir is not None:
                 (self._dir / PID_FILE).write_text(f"{self._process.pid}\n")
