@@ -141,7 +141,8 @@ class DevServer:
         if self._state is not None:
             self._state.note_holder(self.base_url)
         agents = ", ".join(sorted(self.app.agents))
-        self.say(f"factorial-aws dev: serving {agents} on {self.base_url} ({workers} turn workers)")
+        self.say(f"turns: {workers} workers")
+        self.say(f"factorial-aws dev: serving {agents} on {self.base_url}")
         return self
 
     def _hook_secret(self) -> bytes:
