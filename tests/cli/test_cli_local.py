@@ -313,6 +313,21 @@ def test_dev_settings_read_the_api_url() -> None:
         DevSettings.from_env({"FACTORIAL_API_URL": "127.0.0.1:8000"})
 
 
+def test_the_turn_pool_size_comes_from_the_flag_else_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert DevSettings.from_env({"FACTORIAL_DEV_WORKERS": "3"}).workers == 3
+    assert DevSettings.from_env({}).workers is None
+    with pytest.raises(SettingsError, match="FACTORIAL_DEV_WORKERS must be positive"):
+        DevSettings.from_env({"FACTORIAL_DEV_WORKERS": "0"})
+    with pytest.raises(SystemExit) as exit_:
+        main(["dev", "app:app", "--workers", "0"])
+    assert exit_.value.code == 2 and "at least 1 worker" in capsys.readouterr().err
+    monkeypatch.setenv("FACTORIAL_DEV_WORKERS", "many")
+    status, _, err = run_main("dev", "examples.payments.app:app", "--ephemeral")
+    assert status == 1 and err.startswith("error: invalid_settings: FACTORIAL_DEV_WORKERS")
+
+
 def test_only_a_non_loopback_https_api_is_signed() -> None:
     assert ApiClient(EXECUTE_API).signed
     assert not ApiClient("http://127.0.0.1:8000").signed

@@ -22,7 +22,7 @@ BATCH = 30
 APPROVE = {"approved": True, "reviewer": "ana", "comment": "ok"}
 #: Growth allowed over the last 3 batches (90 tasks), once the bounded histories are full: the
 #: caches that fill up to their own bound (pydantic-core's string cache) grow ~1.5 kB per task.
-#: The stub model keeping every request body instead grows ~0.6 MB over those batches.
+#: The stub model keeping every request body instead grows ~1.1 MB over those batches.
 LIMIT_BYTES = 300_000
 
 
