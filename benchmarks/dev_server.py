@@ -700,6 +700,14 @@ def soak_rows(points: list[tuple[int, float]]) -> list[Row]:
             Row(f"  growth after the warm-up ({last_n - warm:,} tasks)", f"{growth:+,.1f} MB")
         )
         rows.append(Row("  ... per 1,000 tasks", f"{growth / (last_n - warm) * 1000:+,.1f} MB"))
+        half_n, half = points[len(points) // 2]
+        if last_n > half_n > warm:
+            rows.append(
+                Row(
+                    f"  growth over the second half ({last_n - half_n:,} tasks)",
+                    f"{last - half:+,.1f} MB",
+                )
+            )
     return rows
 
 
