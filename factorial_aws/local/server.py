@@ -326,9 +326,24 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.loopback_only and host is not None and not is_loopback_authority(host):
             return 403, "forbidden", f"Host {host[:100]!r} is not this machine"
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-        if int(raw) and content_type != "application/json":
+        if (
+            int(raw)
+            and content_type != "application/json"
+            and not self._hook_page_form(content_type)
+        ):
             return 415, "unsupported_media_type", "send the body as application/json"
         return None
+
+    def _hook_page_form(self, content_type: str) -> bool:
+        """The hook page's plain form post (no JavaScript): only to a resolve, which the token
+        in the form authorizes."""
+        path = urlsplit(self.path).path
+        return (
+            content_type == "application/x-www-form-urlencoded"
+            and self.command == "POST"
+            and path.startswith("/hooks/")
+            and path.endswith("/resolve")
+        )
 
     def _serve(self) -> None:
         refusal = self._refusal()

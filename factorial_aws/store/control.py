@@ -139,18 +139,22 @@ def steer_task(sc: StoreContext, task_id: str, text: str) -> None:
         )
 
 
-def reclaim_lapsed_lease(sc: StoreContext, task_id: str, fence: int | None = None) -> int:
+def reclaim_lapsed_lease(
+    sc: StoreContext, task_id: str, fence: int | None = None, *, force: bool = False
+) -> int:
     """Queue again a ``running`` task whose lease lapsed (its turn died).
 
     Args:
         fence: the fence the caller saw; if the task was claimed again since, nothing happens.
+        force: reclaim even a lease that has not lapsed: the caller knows the turn holding it
+            died (the dev server at start, on a state dir no other process holds).
 
     Returns:
         The new seq (send a turn message with it), or 0: live lease, fenced, or not running.
     """
     _check_id(task_id)
     ks = [keys.task(task_id), keys.events(task_id)]
-    args: list[Arg] = ["" if fence is None else fence]
+    args: list[Arg] = ["" if fence is None else fence, "force" if force else ""]
     intent = dispatch_intent(sc, task_id)
     res = _call(sc, "reclaim_lapsed_lease", task_id, ks, args, [intent])
     if res[0] == "requeued":

@@ -157,6 +157,10 @@ def _error_body(message: str, type_: str = "invalid_request_error") -> dict[str,
     return {"error": {"message": message, "type": type_, "code": None, "param": None}}
 
 
+#: How many requests a stub server remembers by default (:attr:`StubOpenAIServer.log`).
+HISTORY = 1000
+
+
 class StubOpenAIServer:
     """A scripted OpenAI-compatible server on a daemon thread.
 
@@ -189,6 +193,7 @@ class StubOpenAIServer:
         default_reply: DefaultReply | None = None,
         provider_call_ids: bool = False,
         reject_foreign_call_ids: bool = False,
+        history: int | None = HISTORY,
     ) -> None:
         """Create the server (not started: use it as a context manager, or :meth:`start`).
 
@@ -200,13 +205,15 @@ class StubOpenAIServer:
             provider_call_ids: Generate tool call ids of 9 letters and digits.
             reject_foreign_call_ids: Answer 400 to a request that carries a tool call id this
                 server did not issue.
+            history: How many of the latest requests :attr:`log` and :attr:`requests` keep
+                (``None``: all of them; a long-running server keeps its memory flat with a bound).
         """
         self._host = host
         self._port = port
         self._default_reply = default_reply
         self._lock = threading.Lock()
         self._script: deque[StubReply] = deque(replies)
-        self._log: list[RecordedRequest] = []
+        self._log: deque[RecordedRequest] = deque(maxlen=history)
         self._ids = CallIdSequence(alphanumeric=provider_call_ids)
         self._reject_foreign = reject_foreign_call_ids
         self._issued: set[str] = set()
@@ -270,7 +277,8 @@ class StubOpenAIServer:
 
     @property
     def requests(self) -> list[dict[str, Any]]:
-        """The JSON bodies of the chat-completions requests received so far (a copy)."""
+        """The JSON bodies of the chat-completions requests received so far, the latest
+        ``history`` of them (a copy)."""
         with self._lock:
             return [
                 r.body
@@ -280,7 +288,8 @@ class StubOpenAIServer:
 
     @property
     def log(self) -> list[RecordedRequest]:
-        """Every request received so far, with its answer status (a copy)."""
+        """Every request received so far (the latest ``history``), with its answer status (a
+        copy)."""
         with self._lock:
             return list(self._log)
 
@@ -312,7 +321,8 @@ class StubOpenAIServer:
 
     @property
     def issued_call_ids(self) -> set[str]:
-        """Every tool call id this server has put in a reply (a copy)."""
+        """Every tool call id this server has put in a reply (a copy; kept only with
+        ``reject_foreign_call_ids``)."""
         with self._lock:
             return set(self._issued)
 
@@ -362,8 +372,9 @@ class StubOpenAIServer:
             completion_text = reply.content
         else:
             records = [self._ids.resolve(spec) for spec in reply.calls]
-            with self._lock:
-                self._issued.update(r.id for r in records)
+            if self._reject_foreign:  # kept only when checked: a long-running stub stays flat
+                with self._lock:
+                    self._issued.update(r.id for r in records)
             message["content"] = reply.content
             message["tool_calls"] = [
                 {

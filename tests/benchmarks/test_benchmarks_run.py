@@ -40,7 +40,7 @@ def run(script: str, *args: str) -> str:
         ),
         ("turn_overhead.py", ("--iterations", "2", "--turns", "2"), "turn_overhead:"),
         ("cold_start.py", ("--runs", "1"), "cold_start:"),
-        ("dev_server.py", ("--tasks", "3", "--starts", "1"), "dev_server:"),
+        ("dev_server.py", ("--tasks", "3", "--starts", "1", "--soak", "3"), "dev_server:"),
         ("soak.py", ("--tasks", "16", "--workers", "8"), "soak:"),
     ],
     ids=["store_bench", "index_bench", "turn_overhead", "cold_start", "dev_server", "soak"],
@@ -58,6 +58,7 @@ def test_benchmark_prints_its_table(script: str, args: tuple[str, ...], title: s
     if script == "dev_server.py":
         assert "resolve answered -> next turn starts, p99" in out
         assert "one-node cluster" in out  # the start is measured on a cluster too
+        assert "turn workers)" in out and "RSS after the first 3 (warm-up)" in out
     if script == "soak.py":
         assert re.search(r"^calls applied twice\s+0\s+0\s+ok$", out, re.MULTILINE), out
 
