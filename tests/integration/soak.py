@@ -432,8 +432,12 @@ class _Run:
                 raise AssertionError(f"replayed create -> {status} {again}, not {plan.task_id}")
             self._count("create replayed")
         status, listed = self.http.call("GET", f"/tasks?owner_id={plan.key}")
-        if [t["task_id"] for t in listed.get("tasks", [])] != [plan.task_id]:
-            raise AssertionError(f"owner {plan.key} lists {listed}, not only {plan.task_id}")
+        # the root, and the children its first turn may already have spawned (turns run
+        # concurrently with this request): nothing of another tree
+        listed_ids = [t["task_id"] for t in listed.get("tasks", [])]
+        tree = [i for i in listed_ids if i == plan.task_id or i.startswith(plan.task_id + ".")]
+        if plan.task_id not in listed_ids or tree != listed_ids:
+            raise AssertionError(f"owner {plan.key} lists {listed}, not only {plan.task_id}'s tree")
 
     # -- the scripts
 
