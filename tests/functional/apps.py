@@ -117,3 +117,13 @@ def fan_rule(body: dict[str, Any]) -> StubReply:
 
 
 app = App([agent("payments", pay), agent("napper", nap)])
+
+
+_long_nap_rule = after_tool(tool_calls_reply(call("nap", seconds=7200)))
+
+
+def pay_or_nap_rule(body: dict[str, Any]) -> StubReply:
+    """For ``app``: the napper sleeps 2 h (a schedule), the payments agent pays 42 (a hook)."""
+    napper = body["messages"][0]["content"] == "you are napper"
+    reply: StubReply = (_long_nap_rule if napper else pay_rule)(body)
+    return reply
