@@ -21,7 +21,10 @@ from redis.cluster import RedisCluster
 
 from factorial_aws import App
 from factorial_aws.runtime.dispatch import schedule_name
+from factorial_aws.store import views
+from factorial_aws.store.base import StoreContext
 from factorial_aws.store.client import RedisClient, connect
+from factorial_aws.store.tasks import create_task
 from factorial_aws.testing.valkey import EmbeddedValkey
 from tests.functional.apps import agent, nap, pay, pay_or_nap_rule
 from tests.functional.conftest import GROUP, HarnessFactory
@@ -76,7 +79,7 @@ def _pay_flow(h: Harness) -> str:
 
 
 def test_the_workload_runs_as_the_cache_user(
-    make_harness: HarnessFactory, acl_server: EmbeddedValkey
+    make_harness: HarnessFactory, acl_server: EmbeddedValkey, redis_client: RedisClient
 ) -> None:
     app = App([agent("payments", pay), agent("napper", nap)])
     # a TTL under the sweep's unlisting lead: a finished tree leaves the owner index at once
@@ -120,6 +123,11 @@ def test_the_workload_runs_as_the_cache_user(
     listed = [t["task_id"] for t in h.http("GET", "/tasks").json()["tasks"]]
     assert paid not in listed and lost in listed
     assert not h.failures
+
+    # deployed, scripts read the server's clock (TIME) rather than a test's: one transition so
+    server_time = StoreContext(redis_client)
+    created = create_task(server_time, "payments", "pay 1")
+    assert views.get_task(server_time, created.task_id) is not None
     assert denials(acl_server) == []
 
 
