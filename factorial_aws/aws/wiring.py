@@ -9,8 +9,8 @@ queue and scheduler. :func:`build` does the same from given parts (tests inject 
 an embedded Valkey client and a fake clock); :func:`install` makes a build the container's.
 
 What needs a permission only some functions have is built on first use, by the code path that
-needs it, so each function's role grants exactly what its handler uses (tests/infra/
-test_iam_simulation.py runs every handler under moto with only its role's statements): the hook
+needs it, so each function's role grants exactly what its handler uses
+(``tests/infra/test_iam_simulation.py`` runs every handler under moto with only its role): the hook
 secret (Secrets Manager) is read by :attr:`Wiring.hook_secret` when the turn worker or the
 control plane is first built (turn and API functions), never by the maintenance sweep; the model
 key secret only by the turn function's model client (:meth:`Wiring.model_api_key`).
