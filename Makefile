@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# pytest processes for `make unit` (pytest-xdist); `make unit PYTEST_WORKERS=0` runs in one process
+PYTEST_WORKERS ?= 3
 
 .PHONY: demo test lint unit bench clean
 
@@ -22,10 +24,16 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The whole suite: everything but the `serial` tests on PYTEST_WORKERS processes (each with its
+# own Valkey servers; `loadgroup` keeps an xdist_group on one worker), then the `serial` tests
+# alone (exit status 5 is "none selected").
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup -m "not serial"
+	$(BIN)/pytest -q -p no:xdist -m serial || test $$? -eq 5
 
-test: lint unit
+# lint and unit at once (mypy and pytest's waits overlap); each one's output in one piece
+test: $(STAMP)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target lint unit
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/import_cost.py
