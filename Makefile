@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # pytest processes for `make unit` (pytest-xdist); `make unit PYTEST_WORKERS=0` runs in one process
 PYTEST_WORKERS ?= 3
+# more pytest options for `make unit`, e.g. PYTEST_ARGS=--durations=25
+PYTEST_ARGS ?=
 
 .PHONY: demo test lint unit bench clean
 
@@ -24,12 +26,14 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# The whole suite: everything but the `serial` tests on PYTEST_WORKERS processes (each with its
-# own Valkey servers; `loadgroup` keeps an xdist_group on one worker), then the `serial` tests
-# alone (exit status 5 is "none selected").
+# The whole suite: everything but the `serial` tests on PYTEST_WORKERS processes, each with its own
+# Valkey servers, a test file to one worker (module fixtures such as a dev server start once), in
+# collection order (`slow` tests first: tests/conftest.py); then the `serial` tests alone (exit
+# status 5 is "none selected"). Not `--dist loadgroup`: with pytest 9.2 xdist 3.8 ignores
+# xdist_group (pytest-xdist issue 1386).
 unit: $(STAMP)
-	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup -m "not serial"
-	$(BIN)/pytest -q -p no:xdist -m serial || test $$? -eq 5
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not serial" $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n 0 -m serial $(PYTEST_ARGS) || test $$? -eq 5
 
 # lint and unit at once (mypy and pytest's waits overlap); each one's output in one piece
 test: $(STAMP)

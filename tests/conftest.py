@@ -10,9 +10,8 @@ one. ``redis_client`` runs each test on both kinds, flushed first. A missing ser
 the tests (never skips them): CI must not silently drop store coverage.
 
 Markers (registered in pyproject.toml): ``slow`` tests run first, so a parallel run does not end
-waiting on one of them, and get a longer timeout; ``serial`` tests are kept on one worker under ``--dist loadgroup``, and
-``make test`` runs them on their own after the parallel run (``-m "not serial"``, then
-``-m serial``).
+waiting on one of them, and get a longer timeout; ``make test`` runs ``serial`` tests on their
+own after the parallel run (``-m "not serial"``, then ``-m serial``).
 """
 
 from __future__ import annotations
@@ -86,11 +85,8 @@ SLOW_TIMEOUT_S = 240
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """``slow`` tests first (a stable sort: modules stay together) with a longer timeout;
-    ``serial`` ones in one xdist group."""
+    """``slow`` tests first (a stable sort: modules stay together), with a longer timeout."""
     for item in items:
-        if item.get_closest_marker("serial") is not None:
-            item.add_marker(pytest.mark.xdist_group("serial"))
         if item.get_closest_marker("slow") is not None and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET = b"test-secret"
 HOOK_ID = re.compile(r"\bt-[a-z0-9]+\.h[0-9a-f]+\b")
 APPROVE = {"approved": True, "reviewer": "ana", "comment": "ok"}
-#: one dev server for the module: its tests stay on one xdist worker (`--dist loadgroup`)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cli_dev_server")]
+#: one dev server for the module (`make test` runs a test file on one xdist worker)
+pytestmark = pytest.mark.slow
 
 
 def cli_env(**extra: str) -> dict[str, str]:
