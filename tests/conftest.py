@@ -16,8 +16,10 @@ own after the parallel run (``-m "not serial"``, then ``-m serial``).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -90,6 +92,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.get_closest_marker("slow") is not None and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Append the files of deselected ``serial`` tests to ``$FACTORIAL_SERIAL_TESTS`` (set by
+    ``make unit``): its serial run then collects those files only, and none if there are none."""
+    listing = os.environ.get("FACTORIAL_SERIAL_TESTS")
+    files = {str(i.path) for i in items if i.get_closest_marker("serial") is not None}
+    if listing and files:
+        with Path(listing).open("a") as out:  # every xdist worker appends the same lines
+            out.write("".join(f"{name}\n" for name in sorted(files)))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
