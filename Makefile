@@ -35,10 +35,13 @@ lint: $(STAMP)
 SERIAL_LIST := build/serial-tests.txt
 unit: $(STAMP)
 	@mkdir -p build && rm -f $(SERIAL_LIST)
+	status=0; \
 	FACTORIAL_SERIAL_TESTS=$(SERIAL_LIST) $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile \
-		--no-loadscope-reorder -m "not serial" $(PYTEST_ARGS)
+		--no-loadscope-reorder -m "not serial" $(PYTEST_ARGS) || status=$$?; \
 	if [ -s $(SERIAL_LIST) ]; then \
-		$(BIN)/pytest -q -n 0 -m serial $(PYTEST_ARGS) $$(sort -u $(SERIAL_LIST)); fi
+		$(BIN)/pytest -q -n 0 -m serial $(PYTEST_ARGS) $$(sort -u $(SERIAL_LIST)) || status=$$?; \
+	fi; \
+	exit $$status
 
 # lint and unit at once (mypy and pytest's waits overlap); each one's output in one piece
 test: $(STAMP)

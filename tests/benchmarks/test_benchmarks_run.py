@@ -81,7 +81,7 @@ def test_store_bench() -> None:
     numbers(
         rows,
         "claim\\+commit cycles per second \\(one task, serial\\)",
-        "bytes per parked task, without the context",
+        "bytes per parked task, task keys only \\(every key: index_bench\\)",
         "bytes per hook \\(hook hash\\)",
         "resolve p50, in PINGs \\(\\S+ us\\)",
         "resolve p99, in PINGs \\(\\S+ us\\)",
