@@ -80,6 +80,7 @@ def test_init_scaffolds_a_project_whose_own_test_passes(tmp_path: Path) -> None:
     assert "2 passed" in tested.stdout
 
 
+@pytest.mark.slow  # a fresh venv and a pip install
 def test_the_scaffold_installs_the_framework_into_a_fresh_venv(tmp_path: Path) -> None:
     """The install command of the scaffold's README, in a new venv: it installs factorial_aws
     (not on PyPI) from this source tree. Offline: the venv borrows this venv's packages (pip and
