@@ -1,6 +1,6 @@
 """Cold import of each Lambda handler module, as a ratio to ``import boto3``, measured in one run.
 
-Usage: python benchmarks/cold_start.py [--runs N] [--root DIR]
+Usage: python benchmarks/cold_start.py [--runs N] [--root DIR] [--smoke]
 
 Each sample is a fresh interpreter (``python -c``) that times ``import handlers.<name>`` with
 ``time.perf_counter`` (not ``-X importtime``), with the environment a deployed function has
@@ -234,13 +234,19 @@ def main() -> None:
         default=ROOT,
         help="directory holding handlers/ (default: the repository)",
     )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="one run per module and no warm-up pass: checks that the script works (the tests); "
+        "its figures mean nothing",
+    )
     args = parser.parse_args()
-    runs, root = max(1, args.runs), args.root.resolve()
+    runs, root = (1 if args.smoke else max(1, args.runs)), args.root.resolve()
     started = time.perf_counter()
     env = child_env(root)
     present = [h for h in HANDLERS if (root / "handlers" / f"{h}.py").is_file()]
     modules = ["boto3", *(f"handlers.{h}" for h in present)]
-    for module in modules:  # warm the bytecode caches once
+    for module in [] if args.smoke else modules:  # warm the bytecode caches once
         sample(module, root, env)
     imports: dict[str, list[float]] = {m: [] for m in modules}
     firsts: dict[str, list[float]] = {m: [] for m in modules}

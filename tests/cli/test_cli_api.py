@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET = b"test-secret"
 HOOK_ID = re.compile(r"\bt-[a-z0-9]+\.h[0-9a-f]+\b")
 APPROVE = {"approved": True, "reviewer": "ana", "comment": "ok"}
+#: one dev server for the module (`make test` runs a test file on one xdist worker)
+pytestmark = pytest.mark.slow
 
 
 def cli_env(**extra: str) -> dict[str, str]:
@@ -86,7 +88,7 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=60)  # a hang, not a slow stop on a loaded machine
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

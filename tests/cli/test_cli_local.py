@@ -47,6 +47,7 @@ def run_main(*args: str) -> tuple[int, str, str]:
 # --- init ---
 
 
+@pytest.mark.slow  # the scaffold's own pytest run, a fresh interpreter
 def test_init_scaffolds_a_project_whose_own_test_passes(tmp_path: Path) -> None:
     project = tmp_path / "refunds"
     made = cli("init", str(project), "--name", "refunds")
@@ -73,12 +74,13 @@ def test_init_scaffolds_a_project_whose_own_test_passes(tmp_path: Path) -> None:
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
     )
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "2 passed" in tested.stdout
 
 
+@pytest.mark.slow  # a fresh venv and a pip install
 def test_the_scaffold_installs_the_framework_into_a_fresh_venv(tmp_path: Path) -> None:
     """The install command of the scaffold's README, in a new venv: it installs factorial_aws
     (not on PyPI) from this source tree. Offline: the venv borrows this venv's packages (pip and
@@ -186,6 +188,7 @@ def test_init_without_the_repository_says_where_the_template_comes_from(
     ],
     ids=["no-module", "no-attribute", "not-an-app", "import-fails", "malformed", "package"],
 )
+@pytest.mark.slow  # a `factorial-aws dev` subprocess each
 def test_dev_explains_a_bad_app_reference(
     tmp_path: Path, ref: str, status: int, expected: str
 ) -> None:

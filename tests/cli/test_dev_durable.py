@@ -23,6 +23,9 @@ import pytest
 
 from tests.cli.test_cli_api import APPROVE, cli_env
 
+#: `factorial-aws dev` subprocesses, started and stopped
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 LINK = re.compile(r"open: +(http://\S+\?token=\S+)")
 START_S = 30

@@ -99,7 +99,7 @@ class Api:
         self,
         task_id: str,
         until: Callable[[dict[str, Any]], bool] | set[str] | frozenset[str] = TERMINAL,
-        timeout_s: float = 8.0,
+        timeout_s: float = 30.0,  # a stuck task, not a slow turn on a loaded machine
     ) -> dict[str, Any]:
         """Poll ``GET /tasks/{id}`` until ``until`` (a predicate or a set of statuses) holds."""
         check = until if callable(until) else (lambda t: t["status"] in until)

@@ -95,6 +95,7 @@ def test_the_openapi_document_is_served(make_harness: HarnessFactory) -> None:
     assert {"TaskOut", "HookOut", "ErrorBody"} <= set(doc["components"]["schemas"])
 
 
+@pytest.mark.slow  # a fresh interpreter each
 @pytest.mark.parametrize("module", ["handlers.api", "handlers.maintenance", "handlers.turn"])
 def test_importing_a_handler_does_not_import_openai(module: str) -> None:
     code = (

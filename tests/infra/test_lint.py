@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.infra.template import LINT_SCRIPT, ROOT, lint_module
 
 
+@pytest.mark.slow  # sam validate --lint and cfn-lint, each a fresh interpreter
 def test_lint_pipeline_passes(tmp_path: Path) -> None:
     out = tmp_path / "cfn.json"
     proc = subprocess.run(

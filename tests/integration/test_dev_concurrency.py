@@ -23,6 +23,9 @@ from factorial_aws.core import ids
 from factorial_aws.local.dev import DevServer
 from tests.integration.soak import APP, SECRET, Http, cpu_burners, stub_reply
 
+#: CPU burners would slow every test beside it: `make test` runs this file alone, after the others
+pytestmark = pytest.mark.serial
+
 TASKS = 48
 THREADS = 48
 BURNERS = 2

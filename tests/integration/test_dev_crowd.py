@@ -26,6 +26,9 @@ import pytest
 
 from factorial_aws.core import ids
 
+#: a `factorial-aws dev` subprocess and 200 clients
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 APP_REF = "examples.payments.app:app"
 CLIENTS = 200

@@ -24,6 +24,7 @@ APPROVE = {"approved": True, "reviewer": "ana", "comment": "ok"}
 #: caches that fill up to their own bound (pydantic-core's string cache) grow ~1.5 kB per task.
 #: The stub model keeping every request body instead grows ~1.1 MB over those batches.
 LIMIT_BYTES = 300_000
+pytestmark = pytest.mark.slow  # batches of tasks through a dev server, traced
 
 
 def wait_all(dev: DevServer, task_ids: list[str], status: str, timeout_s: float = 60) -> None:

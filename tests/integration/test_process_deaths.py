@@ -28,6 +28,9 @@ from factorial_aws.testing.valkey import HOST, EmbeddedValkey, _free_port, find_
 from tests.integration import crash_worker
 from tests.integration.conftest import RuleModel
 
+#: workers and stores killed and restarted, waiting out leases
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 #: Upper bound on waiting for something that happens in another process (not a timing check).
 PATIENCE_S = 60.0

@@ -8,6 +8,8 @@ import pytest
 
 from tests.integration.soak import run_soak, summary
 
+pytestmark = pytest.mark.slow  # a soak of its own dev stack, up to 50 s
+
 
 @pytest.mark.parametrize(
     ("cluster", "tasks"), [(False, 60), (True, 30)], ids=["standalone", "cluster"]
