@@ -34,13 +34,16 @@ lint: $(STAMP)
 # `--dist loadgroup`: with pytest 9.2, xdist 3.8 ignores xdist_group (pytest-xdist issue 1386).
 SERIAL_LIST := build/serial-tests.txt
 unit: $(STAMP)
-	@mkdir -p build && rm -f $(SERIAL_LIST)
+	@mkdir -p build && rm -f $(SERIAL_LIST) build/junit-*.xml
 	status=0; \
 	FACTORIAL_SERIAL_TESTS=$(SERIAL_LIST) $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile \
-		--no-loadscope-reorder -m "not serial" $(PYTEST_ARGS) || status=$$?; \
+		--no-loadscope-reorder -m "not serial" --junitxml=build/junit-parallel.xml \
+		$(PYTEST_ARGS) || status=$$?; \
 	if [ -s $(SERIAL_LIST) ]; then \
-		$(BIN)/pytest -q -n 0 -m serial $(PYTEST_ARGS) $$(sort -u $(SERIAL_LIST)) || status=$$?; \
+		$(BIN)/pytest -q -n 0 -m serial --junitxml=build/junit-serial.xml $(PYTEST_ARGS) \
+			$$(sort -u $(SERIAL_LIST)) || status=$$?; \
 	fi; \
+	$(BIN)/python tests/junit_summary.py build/junit-parallel.xml build/junit-serial.xml; \
 	exit $$status
 
 # lint and unit at once (mypy and pytest's waits overlap); each one's output in one piece
