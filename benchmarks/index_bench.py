@@ -50,8 +50,8 @@ from factorial_aws.runtime.maintenance import sweep
 from factorial_aws.store import keys
 from factorial_aws.store.base import StoreSettings
 from factorial_aws.store.commit import commit_turn
-from factorial_aws.store.control import wake_task
 from factorial_aws.store.tasks import Claimed, Committed, claim_turn, create_task
+from factorial_aws.store.wake_task import wake_task
 from factorial_aws.testing import FakeClock, ScriptedModel
 
 if TYPE_CHECKING:

@@ -58,7 +58,7 @@ from factorial_aws.runtime.maintenance import sweep
 from factorial_aws.store import keys
 from factorial_aws.store.base import StoreContext, StoreSettings
 from factorial_aws.store.commit import commit_turn
-from factorial_aws.store.control import expire_tree
+from factorial_aws.store.expire_tree import expire_tree
 from factorial_aws.store.hooks import describe_hook
 from factorial_aws.store.tasks import Claimed, claim_turn, create_task
 from factorial_aws.testing import FakeClock

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from factorial_aws.core import ids
 from factorial_aws.core.status import WAITING, TaskStatus
 from factorial_aws.store import keys
-from factorial_aws.store.control import reclaim_lapsed_lease
+from factorial_aws.store.reclaim_lapsed_lease import reclaim_lapsed_lease
 
 if TYPE_CHECKING:
     from factorial_aws.runtime.dispatch import Dispatcher

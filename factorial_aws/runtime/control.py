@@ -26,9 +26,10 @@ from factorial_aws.errors import (
     TaskNotFoundError,
 )
 from factorial_aws.runtime.ports import MAX_QUEUE_DELAY_S
-from factorial_aws.store import control as store_control
 from factorial_aws.store import hooks as store_hooks
 from factorial_aws.store import views
+from factorial_aws.store.cancel_task import cancel_task
+from factorial_aws.store.steer_task import steer_task
 from factorial_aws.store.tasks import Created, create_task
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ class Control:
 
     def cancel_task(self, task_id: str, reason: str = "cancelled by request") -> tuple[str, ...]:
         """Cancel a task and its descendants; wake its parent if that completes a join."""
-        result = store_control.cancel_task(self.store, task_id, reason)
+        result = cancel_task(self.store, task_id, reason)
         parent = self.get_task(task_id).parent_id
         if parent and result.parent_seq:
             self.dispatcher.turn(parent, result.parent_seq)
@@ -125,7 +126,7 @@ class Control:
 
     def steer_task(self, task_id: str, text: str) -> None:
         """Queue a user message for the task's next turn."""
-        store_control.steer_task(self.store, task_id, text)
+        steer_task(self.store, task_id, text)
 
     def describe_hook(self, hook_id: str) -> HookView:
         """Title, body, schema, status and expiry of a hook (never resolves anything)."""

@@ -22,11 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from factorial_aws.core import ids
 from factorial_aws.store import keys
-from factorial_aws.store.control import expire_tree_call, reclaim_lapsed_lease, wake_task
+from factorial_aws.store.expire_tree import expire_tree_call
 from factorial_aws.store.hooks import expire_hook
 from factorial_aws.store.inbox import from_ms
+from factorial_aws.store.reclaim_lapsed_lease import reclaim_lapsed_lease
 from factorial_aws.store.scripts import IndexMove
 from factorial_aws.store.tasks import dispatch_key, lease_score
+from factorial_aws.store.wake_task import wake_task
 
 if TYPE_CHECKING:
     from factorial_aws.runtime.dispatch import Dispatcher

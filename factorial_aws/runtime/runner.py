@@ -25,9 +25,9 @@ from factorial_aws.core.outcomes import Fail, TurnOutcome
 from factorial_aws.errors import UnknownAgentError
 from factorial_aws.runtime.turn import run_turn
 from factorial_aws.store.commit import commit_turn
-from factorial_aws.store.control import wake_task
 from factorial_aws.store.hooks import expire_hook
 from factorial_aws.store.tasks import Claimed, NotClaimed, StaleCommit, claim_turn, renew_lease
+from factorial_aws.store.wake_task import wake_task
 
 if TYPE_CHECKING:
     from factorial_aws.agents.agent import App

@@ -14,7 +14,7 @@ from factorial_aws.llm.base import ModelRequest
 from factorial_aws.runtime import runner
 from factorial_aws.runtime.dispatch import Dispatcher
 from factorial_aws.store import keys
-from factorial_aws.store.control import expire_tree
+from factorial_aws.store.expire_tree import expire_tree
 from factorial_aws.store.hooks import ResolveResult
 from factorial_aws.store.tasks import dispatch_key, lease_score
 from factorial_aws.store.views import read_events

@@ -14,7 +14,7 @@ from factorial_aws import Agent, App, subagents, tool
 from factorial_aws import wait as waits
 from factorial_aws.llm.base import ModelRequest
 from factorial_aws.runtime.dispatch import Dispatcher
-from factorial_aws.store import control as store_control
+from factorial_aws.store.cancel_task import cancel_task
 from factorial_aws.testing import ScriptedModel
 from tests.integration.conftest import StackFactory
 
@@ -108,7 +108,7 @@ def test_crash_after_cancelling_a_child_before_waking_its_parent_is_repaired(
         stack.run_due()
     assert stack.control.get_task(task.task_id).status == "waiting_children"
 
-    result = store_control.cancel_task(stack.store, child, "stop")  # then the process dies
+    result = cancel_task(stack.store, child, "stop")  # then the process dies
     assert result.parent_seq > 0
     assert stack.control.get_task(task.task_id).status == "queued"
     _settle(stack, rounds=4)

@@ -10,7 +10,7 @@ from factorial_aws.core import ids
 from factorial_aws.llm.base import ModelRequest
 from factorial_aws.local.stack import LocalStack
 from factorial_aws.store.base import StoreSettings
-from factorial_aws.store.control import expire_tree
+from factorial_aws.store.expire_tree import expire_tree
 from factorial_aws.store.hooks import expire_hook
 from factorial_aws.testing import FakeClock, ScriptedModel
 

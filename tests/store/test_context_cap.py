@@ -14,8 +14,9 @@ import pytest
 from factorial_aws.core.outcomes import Continue, ParkHooks
 from factorial_aws.core.records import Message
 from factorial_aws.errors import ContextTooLargeError
-from factorial_aws.store import control, keys
+from factorial_aws.store import keys
 from factorial_aws.store.base import StoreContext, StoreSettings
+from factorial_aws.store.steer_task import steer_task
 from factorial_aws.store.tasks import create_task
 from factorial_aws.testing import FakeClock
 from tests.store.helpers import Client, claim, commit, tree_state
@@ -61,16 +62,16 @@ def test_steering_a_parked_task_stops_at_the_cap_and_writes_nothing_more(
     accepted = 0
     with pytest.raises(ContextTooLargeError, match="over the cap of 20000"):
         for _ in range(CAP // len(text) + 2):
-            control.steer_task(sc, task_id, text)
+            steer_task(sc, task_id, text)
             accepted += 1
     cb, ib = _counted(sc, task_id)
     assert 0 < accepted <= CAP // len(text) and cb + ib <= CAP
     assert cb + ib + len(text) + 25 > CAP  # it was refused because the next one would pass
     frozen = tree_state(sc.client)
     with pytest.raises(ContextTooLargeError):
-        control.steer_task(sc, task_id, text)
+        steer_task(sc, task_id, text)
     assert tree_state(sc.client) == frozen  # no inbox item, no event, no counter change
-    control.steer_task(sc, task_id, "ok")  # a small one still fits
+    steer_task(sc, task_id, "ok")  # a small one still fits
 
 
 def test_concurrent_steers_never_pass_the_cap(sc: StoreContext) -> None:
@@ -83,7 +84,7 @@ def test_concurrent_steers_never_pass_the_cap(sc: StoreContext) -> None:
         barrier.wait()
         for _ in range(4):
             try:
-                control.steer_task(sc, task_id, "c" * 1000)
+                steer_task(sc, task_id, "c" * 1000)
                 outcomes.append("ok")
             except ContextTooLargeError:
                 outcomes.append("too_large")
@@ -104,7 +105,7 @@ def test_a_hook_payload_that_would_pass_the_cap_is_refused_whole(sc: StoreContex
     clock = FakeClock()
     parked = park(sc, clock, Approval, Approval)
     first, second = parked.hooks
-    control.steer_task(sc, parked.task_id, "n" * (CAP - _counted(sc, parked.task_id)[0] - 600))
+    steer_task(sc, parked.task_id, "n" * (CAP - _counted(sc, parked.task_id)[0] - 600))
     before = tree_state(sc.client)
     big: dict[str, Any] = {"approved": True, "comment": "p" * 1000}
     with pytest.raises(ContextTooLargeError, match="over its cap"):
@@ -120,11 +121,11 @@ def test_a_hook_payload_that_would_pass_the_cap_is_refused_whole(sc: StoreContex
 
 def test_the_commit_uncounts_consumed_items_and_counts_the_new_context(sc: StoreContext) -> None:
     parked = park(sc, FakeClock(), Approval)
-    control.steer_task(sc, parked.task_id, "early")
+    steer_task(sc, parked.task_id, "early")
     (hook_id,) = parked.hooks
     resolve_hook(sc, hook_id, {"approved": True}, parked.tokens[hook_id])
     claimed = claim(sc, parked.task_id, int(sc.client.hget(keys.task(parked.task_id), "seq")))
-    control.steer_task(sc, parked.task_id, "during the turn")  # arrives after the claim
+    steer_task(sc, parked.task_id, "during the turn")  # arrives after the claim
     ctx = claimed.context.model_copy(
         update={"messages": [*claimed.context.messages, Message.user("early")]}
     )

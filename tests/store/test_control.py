@@ -19,9 +19,15 @@ from redis.cluster import RedisCluster
 from factorial_aws.core import ids
 from factorial_aws.core.records import ChildOutcome
 from factorial_aws.errors import TaskFinishedError, TaskNotFoundError
-from factorial_aws.store import control, keys
+from factorial_aws.store import cancel_task as cancel_task_module
+from factorial_aws.store import keys
 from factorial_aws.store.base import StoreContext, StoreSettings, to_ms
+from factorial_aws.store.cancel_task import CancelResult, _subtree, cancel_task
+from factorial_aws.store.expire_tree import expire_tree
+from factorial_aws.store.reclaim_lapsed_lease import reclaim_lapsed_lease
+from factorial_aws.store.steer_task import steer_task
 from factorial_aws.store.views import read_events
+from factorial_aws.store.wake_task import WakeResult, wake_task
 from factorial_aws.testing import FakeClock
 
 Client = redis.Redis | RedisCluster
@@ -241,23 +247,23 @@ def test_stale_and_duplicate_wakes_do_nothing(tree: _Tree, sc: StoreContext) -> 
     root = tree.root()
     fired = sc.clock.now() if sc.clock else None
     assert fired is not None
-    assert control.wake_task(sc, root, "w", fired) == control.WakeResult(False, 0)  # queued
+    assert wake_task(sc, root, "w", fired) == WakeResult(False, 0)  # queued
     wait = ids.wait_id(root, "call-sleep")
     tree.turn(root, "park_time", {"wait_id": wait, "wake_at": str(to_ms(fired))})
     before = tree.dump(root)
 
-    assert control.wake_task(sc, root, ids.wait_id(root, "other"), fired).woke is False
+    assert wake_task(sc, root, ids.wait_id(root, "other"), fired).woke is False
     assert tree.dump(root) == before
 
-    woke = control.wake_task(sc, root, wait, fired)
-    assert woke == control.WakeResult(True, 2)
+    woke = wake_task(sc, root, wait, fired)
+    assert woke == WakeResult(True, 2)
     assert tree.status(root) == "queued"
     assert tree.inbox(root) == [{"k": "wake", "wait_id": wait, "fired_at": to_ms(fired)}]
     after = tree.dump(root)
-    assert control.wake_task(sc, root, wait, fired) == control.WakeResult(False, 0)  # duplicate
+    assert wake_task(sc, root, wait, fired) == WakeResult(False, 0)  # duplicate
     assert tree.dump(root) == after
     with pytest.raises(TaskNotFoundError):
-        control.wake_task(sc, ids.new_root_task_id(), wait, fired)
+        wake_task(sc, ids.new_root_task_id(), wait, fired)
 
 
 # --- steering ---
@@ -266,23 +272,23 @@ def test_stale_and_duplicate_wakes_do_nothing(tree: _Tree, sc: StoreContext) -> 
 def test_steer_finished_task_is_rejected(tree: _Tree, sc: StoreContext) -> None:
     root = tree.root()
     text = 'stop "now" \u00e9\u6f22 \\ {}'
-    control.steer_task(sc, root, text)
+    steer_task(sc, root, text)
     assert tree.inbox(root) == [{"k": "steer", "text": text}]
     tree.complete(root, "done")
     before = tree.dump(root)
 
     with pytest.raises(TaskFinishedError):
-        control.steer_task(sc, root, "too late")
+        steer_task(sc, root, "too late")
     assert tree.dump(root) == before
     with pytest.raises(TaskNotFoundError):
-        control.steer_task(sc, ids.new_root_task_id(), "anyone?")
+        steer_task(sc, ids.new_root_task_id(), "anyone?")
 
 
 def test_steer_does_not_wake_a_parked_task(tree: _Tree, sc: StoreContext) -> None:
     root = tree.root()
     tree.park_hooks(root, 1)
     seq = tree.seq(root)
-    control.steer_task(sc, root, "hurry")
+    steer_task(sc, root, "hurry")
     assert (tree.status(root), tree.seq(root)) == ("waiting_hook", seq)
     assert tree.inbox(root) == [{"k": "steer", "text": "hurry"}]
 
@@ -299,7 +305,7 @@ def test_cancel_parked_parent_cascades_to_children_and_hooks(tree: _Tree, sc: St
     tree.complete(c3, "early")
     assert tree.field(c1, f"p:{sc.client.hget(keys.hook(hooks[0]), 'session').decode()}") == "2"
 
-    res = control.cancel_task(sc, root, reason="user asked")
+    res = cancel_task(sc, root, reason="user asked")
 
     assert res.parent_seq == 0
     assert res.cancelled[0] == root
@@ -324,10 +330,10 @@ def test_cancel_parked_parent_cascades_to_children_and_hooks(tree: _Tree, sc: St
     assert res2 == ["finished", "cancelled"]
     before = tree.dump(root)
     with pytest.raises(TaskFinishedError):
-        control.cancel_task(sc, root)
+        cancel_task(sc, root)
     assert tree.dump(root) == before
     with pytest.raises(TaskNotFoundError):
-        control.cancel_task(sc, ids.new_root_task_id())
+        cancel_task(sc, ids.new_root_task_id())
 
 
 @pytest.mark.parametrize("join", ["any", "all"])
@@ -339,7 +345,7 @@ def test_cancel_child_awaited_by_parent_reports_and_wakes_it(
     wait = tree.park_children(root, [c1, c2], join)
     (grandchild,) = tree.spawn(c1, 1)
 
-    res = control.cancel_task(sc, c1, reason="not needed")
+    res = cancel_task(sc, c1, reason="not needed")
 
     assert res.cancelled == (c1, grandchild)
     cancelled = ChildOutcome(task_id=c1, status="cancelled", error="not needed")
@@ -367,8 +373,8 @@ def test_cancel_single_leaves_children_running(tree: _Tree, sc: StoreContext) ->
     root = tree.root()
     (child,) = tree.spawn(root, 1)
     hooks = tree.park_hooks(root, 1)
-    res = control.cancel_task(sc, root, cascade=False)
-    assert res == control.CancelResult(cancelled=(root,), parent_seq=0)
+    res = cancel_task(sc, root, cascade=False)
+    assert res == CancelResult(cancelled=(root,), parent_seq=0)
     assert tree.status(child) == "queued"
     assert tree.hook_status(hooks[0]) == "cancelled"
     tree.complete(child, "still ran")  # its report lands in the cancelled parent's join
@@ -382,7 +388,7 @@ def test_cancel_rereads_a_subtree_that_grew(
     root = tree.root()
     fence, _ = tree.claim(root)
     late = ids.child_task_id(root, "late")
-    real = control._subtree
+    real = _subtree
     calls: list[int] = []
 
     def racing_read(sc_: StoreContext, task_id: str, cascade: bool) -> Any:
@@ -392,8 +398,8 @@ def test_cancel_rereads_a_subtree_that_grew(
         calls.append(1)
         return sub
 
-    monkeypatch.setattr(control, "_subtree", racing_read)
-    res = control.cancel_task(sc, root)
+    monkeypatch.setattr(cancel_task_module, "_subtree", racing_read)
+    res = cancel_task(sc, root)
     assert len(calls) == 2
     assert res.cancelled == (root, late)
     assert tree.status(late) == "cancelled"
@@ -425,14 +431,14 @@ def _race_cancel_against_resolves(tree: _Tree, sc: StoreContext, spread_s: float
         start.wait()
         while True:
             try:
-                control.steer_task(sc, root, "more")
+                steer_task(sc, root, "more")
             except TaskFinishedError:
                 return
             steered.append(True)
 
     def cancel() -> None:
         start.wait()
-        control.cancel_task(sc, root)
+        cancel_task(sc, root)
         cancel_seq.append(tree.seq(root))
 
     threads = [
@@ -479,16 +485,16 @@ def test_lapsed_lease_reclaim_and_stale_commit_rejected(
 ) -> None:
     root = tree.root()
     old_fence, _ = tree.claim(root, lease_ms=1000)
-    assert control.reclaim_lapsed_lease(sc, root) == 0  # the lease is live
+    assert reclaim_lapsed_lease(sc, root) == 0  # the lease is live
     clock.advance(2)
-    assert control.reclaim_lapsed_lease(sc, root, fence=old_fence + 1) == 0  # not what we saw
+    assert reclaim_lapsed_lease(sc, root, fence=old_fence + 1) == 0  # not what we saw
 
     if how == "claim":  # the same turn message redelivered takes the lapsed lease over
         new_fence, _ = tree.claim(root)
         assert tree.event_kinds(root)[-1] == "lease_reclaimed"
     else:
-        assert control.reclaim_lapsed_lease(sc, root, fence=old_fence) == 2
-        assert control.reclaim_lapsed_lease(sc, root) == 0  # queued now: nothing to reclaim
+        assert reclaim_lapsed_lease(sc, root, fence=old_fence) == 2
+        assert reclaim_lapsed_lease(sc, root) == 0  # queued now: nothing to reclaim
         assert tree.status(root) == "queued"
         new_fence, _ = tree.claim(root)
     assert new_fence == old_fence + 1
@@ -499,7 +505,7 @@ def test_lapsed_lease_reclaim_and_stale_commit_rejected(
     assert tree.dump(root) == before
     assert tree.commit(root, new_fence, "complete", '"ok"')[:2] == ["ok", "completed"]
     with pytest.raises(TaskNotFoundError):
-        control.reclaim_lapsed_lease(sc, ids.new_root_task_id())
+        reclaim_lapsed_lease(sc, ids.new_root_task_id())
 
 
 # --- tree TTL ---
@@ -512,15 +518,15 @@ def test_finished_tree_leaves_no_key_after_ttl(redis_client: Client, clock: Fake
     (child,) = tree.spawn(root, 1)
     tree.park_children(root, [child])
     (hook_id,) = tree.park_hooks(child, 1)
-    control.steer_task(sc, child, "hi")
-    assert control.expire_tree(sc, root) is False  # busy: nothing expires
+    steer_task(sc, child, "hi")
+    assert expire_tree(sc, root) is False  # busy: nothing expires
     members = redis_client.smembers(keys.registry(root))
     assert all(redis_client.ttl(keys.from_registry_member(root, m.decode())) < 0 for m in members)
 
-    control.cancel_task(sc, child)  # wakes the root
-    assert control.expire_tree(sc, root) is False
+    cancel_task(sc, child)  # wakes the root
+    assert expire_tree(sc, root) is False
     tree.complete(root, "done")
-    assert control.expire_tree(sc, root) is True
+    assert expire_tree(sc, root) is True
     registry = {m.decode() for m in redis_client.smembers(keys.registry(root))}
     # one member per task (it stands for the task's seven keys), the hook, the schemas
     assert registry == {f"t:{root}", f"t:{child}", f"h:{hook_id}", "schemas"}
@@ -535,4 +541,4 @@ def test_finished_tree_leaves_no_key_after_ttl(redis_client: Client, clock: Fake
         left = list(redis_client.scan_iter(match=f"*{keys.tag(root)}*"))
     assert left == []
     with pytest.raises(TaskNotFoundError):
-        control.expire_tree(sc, root)
+        expire_tree(sc, root)

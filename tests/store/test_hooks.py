@@ -27,7 +27,7 @@ from factorial_aws.core.records import HookMode, HookRequest
 from factorial_aws.errors import HookNotFoundError, HookPayloadInvalidError, PayloadTooLargeError
 from factorial_aws.store import keys
 from factorial_aws.store.base import StoreContext, StoreSettings
-from factorial_aws.store.control import expire_tree
+from factorial_aws.store.expire_tree import expire_tree
 from factorial_aws.store.hooks import (
     ResolveResult,
     describe_hook,
