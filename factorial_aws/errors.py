@@ -276,3 +276,10 @@ class UnknownWebhookSourceError(WebhookError):
     """A delivery to a webhook source the app does not declare (404)."""
 
     code = "unknown_source"
+
+
+class WebhookNotConfiguredError(WebhookError):
+    """A declared webhook source with no signing secret configured (503: the sender retries,
+    and succeeds once the secret is set)."""
+
+    code = "webhook_not_configured"

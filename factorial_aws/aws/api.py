@@ -43,6 +43,7 @@ from factorial_aws.aws.api_errors import (
 )
 from factorial_aws.aws.api_hooks import hook_routes
 from factorial_aws.aws.api_tasks import task_routes
+from factorial_aws.aws.api_webhooks import webhook_routes
 from factorial_aws.errors import FactorialError
 
 if TYPE_CHECKING:
@@ -147,6 +148,7 @@ def build_api(
     access = Access(control, require_iam)
     app.include_router(task_routes(control, access))
     app.include_router(hook_routes(control, access, observer))
+    app.include_router(webhook_routes(control))
     _add_error_handlers(app)
 
     document: list[str] = []  # built on first request: routes are fixed by then
@@ -230,6 +232,17 @@ def openapi_document(app: APIGatewayHttpResolver) -> dict[str, Any]:
             "description": "The hook payload: validated by the hook's own type, whose JSON "
             "Schema GET /hooks/{hook_id} shows",
             "content": {JSON: {"schema": {"type": "object"}}},
+        }
+    webhook = doc.get("paths", {}).get("/webhooks/{name}", {}).get("post")
+    if webhook is not None:  # the route reads the raw bytes: the signature is over them
+        webhook["requestBody"] = {
+            "required": True,
+            "description": "The sender's event exactly as it signed it (JSON, or Slack's "
+            "form-encoded payload); the signature headers of the source's scheme authorize it",
+            "content": {
+                JSON: {"schema": {"type": "object"}},
+                "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+            },
         }
     schemas = doc.get("components", {}).get("schemas", {})
     paths = json.dumps(doc.get("paths", {}))

@@ -32,7 +32,7 @@ from factorial_aws.aws.observability import (
 )
 from factorial_aws.aws.redis_iam import connect_from_settings
 from factorial_aws.aws.scheduler import EventBridgeScheduler
-from factorial_aws.aws.secrets import SecretCache
+from factorial_aws.aws.secrets import SecretCache, WebhookSecretReader
 from factorial_aws.aws.settings import Settings, SettingsError
 from factorial_aws.aws.sqs import MalformedQueueMessageError, SqsTurnQueue, parse_body
 from factorial_aws.core.clock import SystemClock
@@ -208,7 +208,14 @@ def build(
     secrets = SecretCache(secrets_client or clients.secretsmanager(), clock=clock)
     hook_secret = secrets.get(settings.hook_secret_arn).encode()
     app = app or load_app(settings)
-    control = Control(app, store, dispatcher, hook_secret, settings.public_base_url)
+    control = Control(
+        app,
+        store,
+        dispatcher,
+        hook_secret,
+        settings.public_base_url,
+        webhook_secrets=WebhookSecretReader(secrets, settings.webhook_secret_prefix),
+    )
     return Wiring(settings, app, store, dispatcher, control, hook_secret, clock, observer, secrets)
 
 

@@ -32,6 +32,8 @@ class TurnEnv:
         public_base_url: where the resolve endpoints live (``submit_url`` is built from it).
         retry_base_s: first backoff after a transient model failure (doubles each attempt).
         retry_cap_s: the longest backoff.
+        webhook_sources: the App's webhook source names (a hook's ``source=`` must be one);
+            None: not checked.
     """
 
     model: ModelClient
@@ -40,6 +42,7 @@ class TurnEnv:
     public_base_url: str
     retry_base_s: float = 2.0
     retry_cap_s: float = 300.0
+    webhook_sources: frozenset[str] | None = None
 
     def submit_url(self, hook_id: str) -> str:
         """The resolve endpoint of a hook."""

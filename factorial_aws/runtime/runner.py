@@ -17,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from factorial_aws.core import logctx
-from factorial_aws.core.outcomes import Fail, TurnOutcome
+from factorial_aws.core.outcomes import Fail, ParkHooks, TurnOutcome
 from factorial_aws.errors import UnknownAgentError
 from factorial_aws.runtime.turn import run_turn
+from factorial_aws.runtime.webhook_flow import register_sourced
 from factorial_aws.store.commit import commit_turn
 from factorial_aws.store.control import wake_task
 from factorial_aws.store.hooks import expire_hook
@@ -47,6 +48,11 @@ class TurnRunner:
     store: StoreContext
     env: TurnEnv
     dispatcher: Dispatcher
+
+    def __post_init__(self) -> None:
+        if self.env.webhook_sources is None:  # a hook's source= must be one the app declares
+            sources = frozenset(self.app.webhooks)
+            object.__setattr__(self, "env", replace(self.env, webhook_sources=sources))
 
     async def handle(self, message: QueueMessage) -> str:
         """Process one queue message; returns what happened (for logs and tests)."""
@@ -111,6 +117,10 @@ class TurnRunner:
             log.warning("turn of %s lost its lease; its commit was refused", claim.task_id)
             return "stale_commit"
         self.dispatcher.after_commit(committed, outcome)
+        if isinstance(outcome, ParkHooks) and any(r.source for r in outcome.requests):
+            # after the commit landed: a delivery either finds the hooks in the routing index
+            # or was kept early, and this call hands it back (register_webhook_hook.lua)
+            register_sourced(self.app, self.store, self.dispatcher, outcome.requests)
         return committed.status
 
     async def _heartbeat(self, claim: Claimed, every_ms: int) -> None:

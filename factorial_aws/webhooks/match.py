@@ -7,6 +7,7 @@ Values are compared as JSON values (``1`` does not equal ``"1"``; ``True`` does 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -71,3 +72,36 @@ def check_match(match: Mapping[str, Any]) -> dict[str, Any]:
 def match_key(match: Mapping[str, Any]) -> str:
     """A canonical text of a match (sorted paths, JSON values): equal matches, equal keys."""
     return json.dumps(dict(sorted(match.items())), separators=(",", ":"), sort_keys=True)
+
+
+def _canonical(value: Any) -> Any:
+    """A match value in the form its digest is taken of: an integral float is the integer (JSON
+    equality: ``1 == 1.0``), every other scalar as it is."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def shape_of(match: Mapping[str, Any]) -> str:
+    """The shape of a match: the JSON list of its sorted paths (the routing index keeps, per
+    source, the shapes that open hooks wait with)."""
+    return json.dumps(sorted(match), separators=(",", ":"))
+
+
+def match_digest(match: Mapping[str, Any]) -> str:
+    """The digest of a match's canonical text (:func:`match_key` of canonical values): hooks
+    waiting on equal matches share it, and an event's values along a shape give the same one."""
+    canonical = {path: _canonical(value) for path, value in match.items()}
+    return hashlib.sha256(match_key(canonical).encode()).hexdigest()[:32]
+
+
+def probe(event: Mapping[str, Any], shape: str) -> dict[str, Any] | None:
+    """The match an event would satisfy along ``shape`` (path -> the event's value there), or
+    None when a path is missing or leads to an object or list (match values are scalars)."""
+    found: dict[str, Any] = {}
+    for path in json.loads(shape):
+        value = lookup(event, path)
+        if value is _MISSING or isinstance(value, dict | list):
+            return None
+        found[path] = value
+    return found

@@ -15,6 +15,13 @@ if TYPE_CHECKING:
 
 Scheme = Literal["github", "stripe", "slack", "standard"]
 
+_SIGNATURE_HEADERS: dict[str, str] = {
+    "github": "X-Hub-Signature-256",
+    "stripe": "Stripe-Signature",
+    "slack": "X-Slack-Signature",
+    "standard": "webhook-signature",
+}
+
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 
 
@@ -58,6 +65,16 @@ class WebhookSource:
     def previous_secret_env(self) -> str:
         """The variable holding the secret being rotated out (accepted too, during a rotation)."""
         return self.secret_env + "_PREVIOUS"
+
+    @property
+    def signature_header(self) -> str:
+        """The header that carries this scheme's signature."""
+        return _SIGNATURE_HEADERS[self.scheme]
+
+    def carries_signature(self, headers: Mapping[str, str]) -> bool:
+        """Whether a request has this scheme's signature header (valid or not)."""
+        wanted = self.signature_header.lower()
+        return any(key.lower() == wanted for key in headers)
 
     def verify(
         self,

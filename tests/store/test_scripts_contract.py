@@ -31,6 +31,8 @@ def test_every_script_documents_keys_argv_and_returns_and_binds_named_locals() -
         "renew_lease",
         "move_index_entry",
         "expire_tree",
+        "register_webhook_hook",
+        "route_webhook",
     }
     for name in script_names():
         text = (LUA / f"{name}.lua").read_text()
@@ -86,10 +88,14 @@ def test_every_script_runs_on_the_cluster(valkey_cluster: Any, monkeypatch: Any)
 
     monkeypatch.setattr(scripts_mod.Scripts, "call", call)
     monkeypatch.setattr(scripts_mod.Scripts, "call_indexed", indexed)
+    from tests.webhooks.apps import GITHUB_SECRET, run_webhook_life
+
+    monkeypatch.setenv("FACTORIAL_WEBHOOK_SECRET_GITHUB", GITHUB_SECRET)
     valkey_cluster.flush()
     client = valkey_cluster.client()
     try:
         run_full_life(client)
+        run_webhook_life(client)
     finally:
         client.close()
     assert seen == set(script_names())
