@@ -97,6 +97,23 @@ def resolve_by_source(
     return result
 
 
+def _offer(
+    app: App,
+    sc: StoreContext,
+    dispatcher: Dispatcher,
+    delivery: Delivery,
+    hook_id: str,
+    index_key: str,
+) -> str:
+    """Offer the delivery to one candidate hook: the resolve's outcome, or ``rejected`` (its
+    type does not take the event; the hook stays open)."""
+    result = resolve_by_source(
+        app, sc, dispatcher, hook_id, delivery.source, delivery.event, delivery.delivery_id,
+        index_key,
+    )  # fmt: skip
+    return "rejected" if result is None else result.outcome
+
+
 def deliver(
     app: App, sc: StoreContext, dispatcher: Dispatcher, delivery: Delivery
 ) -> DeliveryResult:
@@ -119,15 +136,13 @@ def deliver(
             break
         for hook_id, index_key in found.candidates:
             tried.append(hook_id)
-            result = resolve_by_source(
-                app, sc, dispatcher, hook_id, source, event, delivery.delivery_id, index_key
-            )
-            if result is None:
-                continue
-            if result.outcome == "resolved":
+            outcome = _offer(app, sc, dispatcher, delivery, hook_id, index_key)
+            if outcome == "resolved":
                 resolved.append(hook_id)
-            elif result.outcome == "idempotent":  # the same delivery, racing itself
+            elif outcome == "idempotent":  # the same delivery, racing itself
                 replayed.append(hook_id)
+        if (resolved or replayed) and len(found.candidates) < store_webhooks.CANDIDATES_PER_LOOKUP:
+            break  # all found; none resolved: look again, so an event racing a registration is kept
     else:
         log.warning("delivery to %s: %d lookups were not enough", source, MAX_LOOKUPS)
     if resolved:

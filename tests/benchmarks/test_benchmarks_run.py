@@ -41,8 +41,9 @@ def run(script: str, *args: str) -> str:
         ("turn_overhead.py", ("--iterations", "2", "--turns", "2"), "turn_overhead:"),
         ("cold_start.py", ("--runs", "1"), "cold_start:"),
         ("dev_server.py", ("--tasks", "3", "--starts", "1"), "dev_server:"),
+        ("webhooks_bench.py", ("--open", "20", "--iterations", "3"), "webhooks_bench:"),
     ],
-    ids=["store_bench", "index_bench", "turn_overhead", "cold_start", "dev_server"],
+    ids=["store_bench", "index_bench", "turn_overhead", "cold_start", "dev_server", "webhooks"],
 )
 def test_benchmark_prints_its_table(script: str, args: tuple[str, ...], title: str) -> None:
     out = run(script, *args)
@@ -54,6 +55,9 @@ def test_benchmark_prints_its_table(script: str, args: tuple[str, ...], title: s
         assert "rt per turn incl. later cleanup" in out and "[cluster]" in out
         assert "dispatch index size after each sweep period" in out
         assert "bytes per parked task, every key but the transcript" in out
+    if script == "webhooks_bench.py":
+        assert "delivery -> resolved, p50, in PINGs" in out and "[cluster]" in out
+        assert "round trips per resolving delivery" in out
     if script == "dev_server.py":
         assert "resolve answered -> next turn starts, p99" in out
         assert "one-node cluster" in out  # the start is measured on a cluster too
