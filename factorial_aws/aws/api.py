@@ -2,7 +2,8 @@
 
 :func:`build_api` returns the resolver the API Lambda and the local dev server both serve: it
 reads nothing but the API Gateway HTTP API (payload v2) event, so a local request turned into such
-an event gets the same answer as on AWS. Routes live in :mod:`.api_tasks` and :mod:`.api_hooks`,
+an event gets the same answer as on AWS. Routes live in :mod:`.api_tasks`, :mod:`.api_hooks` and
+:mod:`.api_webhooks`,
 statuses in :mod:`.api_errors`, shapes in :mod:`.api_models`, the hook page in :mod:`.api_html`,
 who may do what in :mod:`.api_auth`.
 

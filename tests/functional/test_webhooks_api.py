@@ -119,9 +119,12 @@ def test_slack_form_payload_and_url_verification(h: Harness) -> None:
         "X-Slack-Request-Timestamp": str(ts),
         "X-Slack-Signature": slack_scheme.sign(SLACK_SECRET, form, ts),
     }
-    answer = post(h, "slack", form, headers)
+    # API Gateway base64-encodes a form body: decoded before verification
+    answer = post(h, "slack", form, headers, base64_body=True)
     assert answer.status == 200, answer.text
     assert answer.json() == {"status": "ignored", "hook_ids": []}
+    tampered = post(h, "slack", form.replace(b"approve", b"deny"), headers, base64_body=True)
+    assert (tampered.status, tampered.code) == (401, "invalid_signature")
     challenge = json.dumps({"type": "url_verification", "challenge": "c-123"}).encode()
     headers = {
         "X-Slack-Request-Timestamp": str(ts),

@@ -156,3 +156,84 @@ def test_entries_leave_the_index_at_expiry(stack: LocalStack) -> None:
     # index key carries a TTL of the hook's life, so it goes by itself too
     assert stack.client.zcard(keys.webhook_shapes("github")) == 0
     assert 0 < stack.client.pttl(index) <= 600_000
+
+
+def test_stale_and_future_deliveries_write_nothing(
+    stack: LocalStack, redis_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stripe signs a timestamp: 10 minutes old or ahead fails, with the right signature."""
+    from factorial_aws.webhooks.schemes import stripe
+
+    secret = "whsec_stale_test"
+    monkeypatch.setenv("FACTORIAL_WEBHOOK_SECRET_STRIPE", secret)
+    body = body_of({"id": "evt_1", "type": "payment_intent.succeeded", "data": {}})
+    now = int(stack.clock.now().timestamp())
+    before = dump(redis_client)
+    for ts in (now - 600, now + 600):
+        headers = {"Stripe-Signature": stripe.sign(secret, body, ts)}
+        with pytest.raises(InvalidSignatureError):
+            stack.control.deliver_webhook("stripe", body, headers)
+    assert dump(redis_client) == before
+    fresh = {"Stripe-Signature": stripe.sign(secret, body, now - 200)}
+    assert stack.control.deliver_webhook("stripe", body, fresh).status == "ignored"
+
+
+def test_hooks_resolved_or_cancelled_elsewhere_leave_the_index_at_the_next_lookup(
+    stack: LocalStack,
+) -> None:
+    from factorial_aws.core import ids
+    from tests.webhooks.apps import SECRET
+
+    _, hook_a = park(stack, sha(11))
+    task_b, _ = park(stack, sha(11))
+    # a resolved by its per-hook URL (signed by GitHub), b's task cancelled
+    event = check_run(sha(11))
+    body = body_of(event)
+    signed = stack.control.signed_sources(body, github_headers(body))
+    assert signed == ("github",)
+    token = ids.hook_token(SECRET, hook_a, 1)
+    assert stack.control.resolve_hook(hook_a, event, token, signed_by=signed).outcome == "resolved"
+    stack.control.cancel_task(task_b)
+    index = keys.webhook_match("github", match_digest({"check_run.head_sha": sha(11)}))
+    assert stack.client.zcard(index) == 2
+    assert send(stack, event, delivery="late").status == "ignored"
+    assert stack.client.zcard(index) == 0
+
+
+def test_a_shape_registered_after_the_read_is_not_missed(stack: LocalStack) -> None:
+    from factorial_aws.store.webhooks import live_shapes, route
+
+    shapes = live_shapes(stack.store, "github")
+    assert shapes == []
+    _, hook_id = park(stack, sha(12))  # registers the shape after the read above
+    found = route(stack.store, "github", shapes, check_run(sha(12)), "d-race")
+    assert found.outcome == "reshape"
+    found = route(stack.store, "github", live_shapes(stack.store, "github"), check_run(sha(12)),
+                  "d-race")  # fmt: skip
+    assert found.outcome == "candidates" and found.candidates[0][0] == hook_id
+
+
+def test_early_events_are_capped_per_source_oldest_dropped(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from factorial_aws.store import webhooks as store_webhooks
+
+    monkeypatch.setattr(store_webhooks, "EARLY_CAP", 3)
+    for n in range(5):
+        assert send(stack, check_run(sha(100 + n)), delivery=f"e-{n}").status == "ignored"
+        stack.clock.advance(1)  # type: ignore[attr-defined]
+    early = keys.webhook_early("github")
+    assert stack.client.zcard(early) == 3
+    assert stack.client.hlen(keys.webhook_early_events("github")) == 3
+    # the two oldest are gone: a hook for the first commit waits; one for the last resolves
+    first_task, _ = park(stack, sha(100))
+    last_task, _ = park_or_done(stack, sha(104))
+    assert stack.control.get_task(first_task).status == "waiting_hook"
+    stack.run_due()
+    assert stack.control.get_task(last_task).status == "completed"
+
+
+def park_or_done(stack: LocalStack, head_sha: str) -> tuple[str, str]:
+    task_id = stack.control.create_task("deployer", f"deploy {head_sha}").task_id
+    stack.run_due()
+    return task_id, ""
