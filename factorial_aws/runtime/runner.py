@@ -29,6 +29,7 @@ from factorial_aws.store.commit import commit_turn
 from factorial_aws.store.control import wake_task
 from factorial_aws.store.hooks import expire_hook
 from factorial_aws.store.tasks import Claimed, NotClaimed, StaleCommit, claim_turn, renew_lease
+from factorial_aws.store.webhooks import open_registrations, registrations
 
 if TYPE_CHECKING:
     from factorial_aws.agents.agent import App
@@ -85,7 +86,14 @@ class TurnRunner:
 
     def _not_claimed(self, claim: NotClaimed) -> str:
         """A stale message for a task that is queued and was not picked up within the grace
-        period: the dispatch after its last commit was lost; send it again."""
+        period: the dispatch after its last commit was lost; send it again.
+
+        A message for a task parked on hooks may be the redelivery of one whose worker died
+        between the commit and the registration of its webhook hooks: register them again
+        (idempotent; only for an app with webhook sources)."""
+        if claim.status == "waiting_hook" and self.app.webhooks:
+            hooks = open_registrations(self.store, claim.task_id)
+            register_sourced(self.app, self.store, self.dispatcher, hooks)
         grace = self.store.settings.dispatch_grace_ms
         if (
             claim.reason == "stale"
@@ -120,7 +128,8 @@ class TurnRunner:
         if isinstance(outcome, ParkHooks) and any(r.source for r in outcome.requests):
             # after the commit landed: a delivery either finds the hooks in the routing index
             # or was kept early, and this call hands it back (register_webhook_hook.lua)
-            register_sourced(self.app, self.store, self.dispatcher, outcome.requests)
+            hooks = registrations(outcome.requests)
+            register_sourced(self.app, self.store, self.dispatcher, hooks)
         return committed.status
 
     async def _heartbeat(self, claim: Claimed, every_ms: int) -> None:

@@ -30,10 +30,10 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from factorial_aws.agents.agent import App
-    from factorial_aws.core.records import HookRequest
     from factorial_aws.runtime.dispatch import Dispatcher
     from factorial_aws.store.base import StoreContext
     from factorial_aws.store.hooks import ResolveResult
+    from factorial_aws.store.webhooks import Registration
     from factorial_aws.webhooks.source import Delivery
 
 log = logging.getLogger("factorial_aws.webhooks")
@@ -155,17 +155,16 @@ def deliver(
 
 
 def register_sourced(
-    app: App, sc: StoreContext, dispatcher: Dispatcher, requests: Sequence[HookRequest]
+    app: App, sc: StoreContext, dispatcher: Dispatcher, hooks: Sequence[Registration]
 ) -> list[str]:
-    """After the commit that registered ``requests``: index the ones with a source, and resolve
-    each with the first kept early event that satisfies its match and type. Returns the hook
-    ids resolved that way."""
-    if not any(r.source for r in requests):
+    """After the commit that registered ``hooks`` (those waiting on a source): index them, and
+    resolve each with the first kept early event that satisfies its match and type. Returns the
+    hook ids resolved that way."""
+    if not hooks:
         return []
     resolved: list[str] = []
-    by_id = {r.hook_id: r for r in requests}
-    for early in store_webhooks.register_hooks(sc, requests):
-        match = by_id[early.hook_id].match or {}
+    by_id = {h.hook_id: h for h in hooks}
+    for early in store_webhooks.register_hooks(sc, hooks):
         if early.hook_id in resolved:
             continue
         try:
@@ -177,7 +176,7 @@ def register_sourced(
                 early.source,
                 early.event,
                 early.delivery_id,
-                keys.webhook_match(early.source, match_digest(match)),
+                keys.webhook_match(early.source, match_digest(by_id[early.hook_id].match)),
             )
         except StateCorruptedError:
             log.exception("resolving %s with an early event failed", early.hook_id)

@@ -74,31 +74,64 @@ def early_id(event: Mapping[str, Any], delivery_id: str | None) -> str:
     return "e:" + _digest(json.dumps(event, sort_keys=True, separators=(",", ":")))
 
 
-def register_hooks(sc: StoreContext, requests: Sequence[HookRequest]) -> list[EarlyEvent]:
-    """Add the registered hooks that wait on a source to its routing index (one pipelined round
-    trip for all; nothing for hooks without a source), and return the kept early events that
-    satisfy each one's match."""
-    calls: list[tuple[list[str], list[str | int | float | bytes]]] = []
-    sourced = [r for r in requests if r.source and r.match]
-    for r in sourced:
-        assert r.source is not None and r.match is not None
-        calls.append(
-            (
-                [*keys.webhook_keys(r.source), keys.webhook_match(r.source, match_digest(r.match))],
-                [
-                    sc.now_arg(),
-                    r.hook_id,
-                    to_ms(r.expires_at),
-                    shape_of(r.match),
-                    json.dumps(r.match, separators=(",", ":")),
-                ],
-            )
+@dataclass(frozen=True)
+class Registration:
+    """A registered hook that waits on a webhook source: what its routing entry needs."""
+
+    hook_id: str
+    source: str
+    match: dict[str, Any]
+    expires_ms: int
+
+
+def registrations(requests: Sequence[HookRequest]) -> list[Registration]:
+    """The hook requests of a commit that wait on a source."""
+    return [
+        Registration(r.hook_id, r.source, dict(r.match), to_ms(r.expires_at))
+        for r in requests
+        if r.source and r.match
+    ]
+
+
+def open_registrations(sc: StoreContext, task_id: str) -> list[Registration]:
+    """The task's ``requested`` hooks that wait on a source, read from their records (two round
+    trips): to register them again when the worker that committed them may have died first."""
+    members: Any = sc.client.smembers(keys.task_hooks(task_id))
+    hook_ids = sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+    if not hook_ids:
+        return []
+    pipe = sc.client.pipeline(transaction=False)
+    for hook_id in hook_ids:
+        pipe.hmget(keys.hook(hook_id), ["status", "src", "match", "exp"])
+    found: list[Registration] = []
+    for hook_id, fields in zip(hook_ids, pipe.execute(), strict=True):
+        status, src, match, exp = (f.decode() if isinstance(f, bytes) else f for f in fields)
+        if status == "requested" and src and match and exp:
+            found.append(Registration(hook_id, src, json.loads(match), int(exp)))
+    return found
+
+
+def register_hooks(sc: StoreContext, hooks: Sequence[Registration]) -> list[EarlyEvent]:
+    """Add registered hooks that wait on a source to its routing index (one pipelined round trip
+    for all), and return the kept early events that satisfy each one's match."""
+    calls: list[tuple[list[str], list[str | int | float | bytes]]] = [
+        (
+            [*keys.webhook_keys(h.source), keys.webhook_match(h.source, match_digest(h.match))],
+            [
+                sc.now_arg(),
+                h.hook_id,
+                h.expires_ms,
+                shape_of(h.match),
+                json.dumps(h.match, separators=(",", ":")),
+            ],
         )
+        for h in hooks
+    ]
     found: list[EarlyEvent] = []
-    for r, res in zip(sourced, sc.scripts.call_many("register_webhook_hook", calls), strict=True):
+    for h, res in zip(hooks, sc.scripts.call_many("register_webhook_hook", calls), strict=True):
         for raw in res[1]:
             kept = json.loads(raw)
-            found.append(EarlyEvent(r.hook_id, r.source or "", kept["event"], kept["delivery"]))
+            found.append(EarlyEvent(h.hook_id, h.source, kept["event"], kept["delivery"]))
     return found
 
 

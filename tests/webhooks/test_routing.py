@@ -237,3 +237,32 @@ def park_or_done(stack: LocalStack, head_sha: str) -> tuple[str, str]:
     task_id = stack.control.create_task("deployer", f"deploy {head_sha}").task_id
     stack.run_due()
     return task_id, ""
+
+
+def test_a_worker_dying_between_commit_and_registration_is_repaired_by_the_redelivery(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import factorial_aws.runtime.runner as runner_mod
+
+    real = runner_mod.register_sourced
+    calls: list[int] = []
+
+    def dies_once(*args: Any) -> Any:
+        calls.append(len(args[3]))
+        if len(calls) == 1:
+            raise ConnectionError("the worker died after its commit")
+        return real(*args)
+
+    monkeypatch.setattr(runner_mod, "register_sourced", dies_once)
+    task_id = stack.control.create_task("deployer", f"deploy {sha(13)}").task_id
+    stack.run_due()
+    assert stack.control.get_task(task_id).status == "waiting_hook"
+    index = keys.webhook_match("github", match_digest({"check_run.head_sha": sha(13)}))
+    assert stack.client.zcard(index) == 0  # committed, not routable yet
+    stack.clock.advance(60)  # type: ignore[attr-defined]
+    stack.run_due()  # the queue redelivers the message: stale, the task parked: registered again
+    assert calls == [1, 1]
+    assert stack.client.zcard(index) == 1
+    assert send(stack, check_run(sha(13)), delivery="after-crash").status == "resolved"
+    stack.run_due()
+    assert stack.control.get_task(task_id).status == "completed"
