@@ -86,8 +86,15 @@ def test_every_script_runs_on_the_cluster(valkey_cluster: Any, monkeypatch: Any)
         seen.add(name)
         return real_indexed(self, name, keys, args, index)
 
+    real_many = Scripts.call_many
+
+    def many(self: Scripts, name: str, calls: Any) -> list[list[Any]]:
+        seen.add(name)
+        return real_many(self, name, calls)
+
     monkeypatch.setattr(scripts_mod.Scripts, "call", call)
     monkeypatch.setattr(scripts_mod.Scripts, "call_indexed", indexed)
+    monkeypatch.setattr(scripts_mod.Scripts, "call_many", many)
     from tests.webhooks.apps import GITHUB_SECRET, run_webhook_life
 
     monkeypatch.setenv("FACTORIAL_WEBHOOK_SECRET_GITHUB", GITHUB_SECRET)
