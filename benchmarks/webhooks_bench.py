@@ -1,6 +1,6 @@
 """Webhook delivery to resolve, with many open hooks of the source waiting (one run, one table).
 
-Usage: python benchmarks/webhooks_bench.py [--open N] [--iterations N]
+Usage: python benchmarks/webhooks_bench.py [--open N] [--iterations N] [--early N]
 
 ``--open`` hooks of the ``github`` source wait in the routing index (default 10,000, each on its
 own commit: registered with ``register_webhook_hook.lua``, as the runner does after a commit),
@@ -10,9 +10,12 @@ hook's type, resolve, delivery record). Figures, timed against PING round trips 
 same run through the same client:
 
 - delivery -> resolved, p50 and p99, in PINGs; round trips and commands per delivery;
-- an ignored delivery (no hook waits for its commit; kept as early) in PINGs and round trips;
+- an ignored delivery (no hook waits for its commit; kept as early) in PINGs and round trips, over
+  ``--early`` of them (default 500, the most kept per source);
 - the same delivery again (``idempotent``) in round trips;
 - the registration of a sourced hook after its commit, in round trips;
+- a registration's time with the ignored deliveries above kept as early events (each is checked
+  against the new hook's match);
 - round trips per delivery again on a one-node cluster (ElastiCache Serverless is cluster mode).
 """
 
@@ -33,6 +36,7 @@ from factorial_aws.core.clock import SystemClock
 from factorial_aws.local.stack import LocalStack
 from factorial_aws.store import keys
 from factorial_aws.store.base import StoreContext, StoreSettings
+from factorial_aws.store.webhooks import EARLY_CAP, Registration, register_hooks
 from factorial_aws.testing import ScriptedModel
 from factorial_aws.webhooks.match import match_digest, shape_of
 from factorial_aws.webhooks.schemes import github
@@ -126,7 +130,9 @@ def park(stack: LocalStack, n: int) -> str:
     return task_id
 
 
-def measure(client: Any, admin: Any, open_hooks: int, iterations: int) -> dict[str, Any]:
+def measure(
+    client: Any, admin: Any, open_hooks: int, iterations: int, early: int
+) -> dict[str, Any]:
     stack = LocalStack(APP, client, Model(), SystemClock(), b"bench", "http://x",
                        settings=StoreSettings())  # fmt: skip
     fill_index(stack.store, open_hooks)
@@ -154,12 +160,23 @@ def measure(client: Any, admin: Any, open_hooks: int, iterations: int) -> dict[s
         assert stack.control.deliver_webhook("github", body, headers).status == "idempotent"
     ignored_times: list[float] = []
     with counting() as ignored:
-        for i in range(iterations):
+        for i in range(early):
             body, headers = delivery(5_000_000 + i, f"x-{i}")
             start = time.perf_counter()
             assert stack.control.deliver_webhook("github", body, headers).status == "ignored"
             ignored_times.append(time.perf_counter() - start)
+    # what kept early events cost a registration: the script checks each one against the match
+    kept = client.zcard(keys.webhook_early("github"))
+    reg_times: list[float] = []
+    for i in range(iterations):
+        match = {"check_run.head_sha": sha(20_000_000 + i)}
+        hook = Registration(f"t-bench-reg{i}.h0", "github", match, stack.store.now_ms() + 60_000)
+        start = time.perf_counter()
+        assert register_hooks(stack.store, [hook]) == []
+        reg_times.append(time.perf_counter() - start)
     return {
+        "kept": kept,
+        "reg_time": median(reg_times),
         "ping": median(pings),
         "times": times,
         "trips": median([float(t.trips) for t in per]),
@@ -167,7 +184,7 @@ def measure(client: Any, admin: Any, open_hooks: int, iterations: int) -> dict[s
         "server": median([float(t.server) for t in per]),
         "replay": replay.trips,
         "ignored": median(ignored_times),
-        "ignored_trips": ignored.trips / iterations,
+        "ignored_trips": ignored.trips / max(1, early),
         # a park is create (1) + claim + commit + registration; the registration is the last one
         "register": median([float(t.trips) for t in register]),
     }
@@ -177,12 +194,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--open", type=int, default=DEFAULT_OPEN)
     parser.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS)
+    parser.add_argument("--early", type=int, default=EARLY_CAP)
     args = parser.parse_args()
     os.environ["FACTORIAL_WEBHOOK_SECRET_GITHUB"] = SECRET
     with server(cluster=False) as (_, client, admin):
-        m = measure(client, admin, args.open, args.iterations)
+        m = measure(client, admin, args.open, args.iterations, args.early)
     with server(cluster=True) as (_, client, admin):
-        c = measure(client, admin, args.open, max(3, args.iterations // 4))
+        c = measure(client, admin, args.open, max(3, args.iterations // 4), 3)
     ping = m["ping"]
     rows = [
         Row("open hooks of the source waiting", f"{args.open:,}"),
@@ -206,6 +224,10 @@ def main() -> int:
             m["replay"] <= 2,
         ),
         Row("round trips to park a task incl. its registration", f"{m['register']:.0f}"),
+        Row(
+            f"registration with {m['kept']} early events kept, in PINGs",
+            f"{m['reg_time'] / ping:.1f}",
+        ),
         Row(
             "[cluster] round trips per resolving delivery",
             f"{c['trips']:.0f}",

@@ -41,7 +41,11 @@ def run(script: str, *args: str) -> str:
         ("turn_overhead.py", ("--iterations", "2", "--turns", "2"), "turn_overhead:"),
         ("cold_start.py", ("--runs", "1"), "cold_start:"),
         ("dev_server.py", ("--tasks", "3", "--starts", "1"), "dev_server:"),
-        ("webhooks_bench.py", ("--open", "20", "--iterations", "3"), "webhooks_bench:"),
+        (
+            "webhooks_bench.py",
+            ("--open", "20", "--iterations", "3", "--early", "5"),
+            "webhooks_bench:",
+        ),
     ],
     ids=["store_bench", "index_bench", "turn_overhead", "cold_start", "dev_server", "webhooks"],
 )
