@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/store_bench.py --cluster
 	$(BIN)/python benchmarks/turn_overhead.py
 	$(BIN)/python benchmarks/cold_start.py
+	$(BIN)/python benchmarks/soak.py
 	$(BIN)/python benchmarks/webhooks_bench.py
 
 clean:

@@ -1,11 +1,12 @@
 """Dev server start to first request served, and a burst of tasks through the local runtime, as
 multiples of a bare Redis round trip measured in the same run.
 
-Usage: python benchmarks/dev_server.py [--tasks N] [--starts S] [--cluster]
+Usage: python benchmarks/dev_server.py [--tasks N] [--starts S] [--cluster] [--workers W]
+                                      [--soak N]
 
 Everything runs in this process on 127.0.0.1, as ``factorial-aws dev`` does: the dev server
 (``factorial_aws.local.dev.DevServer`` on an embedded Valkey), its HTTP API, its stub model
-server, and the benchmark's HTTP clients (a pool of threads). Two measurements:
+server, and the benchmark's HTTP clients (a pool of threads). Three measurements:
 
 - **Start to first request served**: from the ``DevServer(...).start()`` call to the first
   successful ``GET /openapi.json`` over HTTP; median of S starts (after one start that is not
@@ -18,9 +19,13 @@ server, and the benchmark's HTTP clients (a pool of threads). Two measurements:
   every task has completed. Printed: tasks/s end to end, the create -> parked and resolve ->
   completed throughputs, and the time from a resolve's HTTP response to the start of the task's
   next turn (the dev server's turn handler entered for it), p50 and p99, with the queue wait and
-  the worker's time per turn that explain it. The dev server runs turns on ONE worker thread (the
-  in-process queue): these are single-worker figures. Before the burst, a few tasks are resolved
-  one at a time (the worker idle): resolve -> next turn without a backlog.
+  the worker's time per turn that explain it. The dev server runs turns on a pool of W worker
+  threads (``--workers``; default: the dev server's own default for this machine), each with its
+  own event loop; the table says how many. Before the burst, a few tasks are resolved one at a
+  time (the workers idle): resolve -> next turn without a backlog.
+- **A soak** (``--soak N``, after the burst): N more tasks through the same server, in bursts of
+  ``SOAK_BATCH``, and the process's resident memory (RSS) after each batch: its growth from the
+  first batch (the warm-up) to the last, in MB, and per 1,000 tasks. Flat is the target.
 
 The unit is a PING through the dev server's own Redis client, timed on the same server while the
 dev server is idle. The dev server is measured through a subclass that times its parts and a
@@ -30,13 +35,16 @@ wrapper on its queue's ``send`` (this script only; nothing else changes).
 from __future__ import annotations
 
 import argparse
+import gc
 import http.client
 import json
+import os
 import textwrap
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -45,7 +53,7 @@ from _bench import Row, TimedModel, median, pct, ping_times, print_table
 from examples.payments.app import app as payments_app
 from examples.payments.stub import stub_reply
 from factorial_aws.core import ids
-from factorial_aws.local.dev import DevServer
+from factorial_aws.local.dev import DevServer, default_workers
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -60,6 +68,7 @@ IDLE_TASKS = 20  # resolved one at a time before the burst
 HTTP_TRIPS = 20
 SLOW_KEPT_ALIVE = 5  # a kept-alive round trip this many times a new connection's ...
 SLOW_KEPT_ALIVE_S = 0.01  # ... and over this: noted under the table
+SOAK_BATCH = 200
 PINGS = 300
 HTTP_TIMEOUT_S = 10.0
 FIRST_GET_LIMIT_S = 15.0
@@ -122,18 +131,21 @@ class Phase:
 
 
 class Probe:
-    """Collects what the dev server's worker does; the benchmark waits on it."""
+    """Collects what the dev server's workers do; the benchmark waits on it."""
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
         self.phase = Phase("idle")
-        self.model_s = 0.0  # of the turn in progress (one worker: no overlap)
-        self.print_s = 0.0
-        self.busy = False  # the worker is handling a message
+        self.turn = threading.local()  # the model and printing time of each worker's turn
+        self.busy = 0  # workers handling a message
 
     def add_model_time(self, seconds: float) -> None:
-        """Time the stub model took (over HTTP) during the turn in progress."""
-        self.model_s += seconds
+        """Time the stub model took (over HTTP) during the calling worker's turn."""
+        self.turn.model_s = getattr(self.turn, "model_s", 0.0) + seconds
+
+    def add_print_time(self, seconds: float) -> None:
+        """Time the dev server took to print hook links during the calling worker's turn."""
+        self.turn.print_s = getattr(self.turn, "print_s", 0.0) + seconds
 
     def begin(self, name: str) -> Phase:
         with self.cond:
@@ -149,18 +161,18 @@ class Probe:
             self.phase.backlog.append(queued + self.busy)
 
     def enter(self, message: QueueMessage, now: float) -> None:
-        self.model_s = self.print_s = 0.0
+        self.turn.model_s = self.turn.print_s = 0.0
         with self.cond:
-            self.busy = True
+            self.busy += 1
             self.phase.entered.setdefault(message.task_id, now)
 
     def leave(self, message: QueueMessage, took: float, outcome: str) -> None:
         with self.cond:
-            self.busy = False
+            self.busy -= 1
             self.phase.outcomes[message.task_id] = outcome
             self.phase.service.append(took)
-            self.phase.model.append(self.model_s)
-            self.phase.printing.append(self.print_s)
+            self.phase.model.append(self.turn.model_s)
+            self.phase.printing.append(self.turn.print_s)
             self.cond.notify_all()
 
     def wait(self, n: int, outcome: str) -> float:
@@ -219,7 +231,7 @@ class ProbedDevServer(DevServer):
         try:
             super()._print_hooks(task_id)
         finally:
-            self.probe.print_s += time.perf_counter() - t0
+            self.probe.add_print_time(time.perf_counter() - t0)
 
     def watch_queue(self) -> None:
         """Record each message sent to the in-process queue (an instance attribute, here only)."""
@@ -389,6 +401,7 @@ class Run:
     create_http_s: float = 0.0  # ... -> last POST /tasks answered
     resolve_s: float = 0.0  # first resolve sent -> last task completed
     resolve_http_s: float = 0.0  # ... -> last resolve answered
+    cpu_s: float = 0.0  # CPU time of the whole process (every thread) over the run
 
     def resolve_to_turn(self) -> list[float]:
         return [self.resolved.entered[t] - r.at for t, r in self.resolves.items()]
@@ -437,6 +450,7 @@ class Bench:
         return phase, creates, parked - t0, http_s
 
     def run(self, n: int, name: str, *, one_at_a_time: bool = False) -> Run:
+        cpu0 = time.process_time()
         created, creates, create_s, create_http_s = self.park(n, f"{name}: create")
         tasks = [c.value["task_id"] for c in creates]
         hooks = list(self.pool.map(self.hook_of, tasks))  # not timed
@@ -454,6 +468,7 @@ class Bench:
         run = Run(created, resolved, creates, dict(zip(tasks, out, strict=True)))
         run.create_s, run.create_http_s = create_s, create_http_s
         run.resolve_s, run.resolve_http_s = done - t0, resolve_http_s
+        run.cpu_s = time.process_time() - cpu0
         return run
 
 
@@ -464,6 +479,32 @@ class BurstResult:
     pings: list[float]
     trips: dict[str, list[float]]
     version: str
+    workers: int
+    soak: list[tuple[int, float]] = field(default_factory=list)  # (tasks so far, RSS MB)
+
+
+def rss_mb() -> float:
+    """This process's resident memory, in MB (Linux: /proc; else the peak, from resource)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+
+
+def soak(bench: Bench, n: int) -> list[tuple[int, float]]:
+    """``n`` tasks in bursts of ``SOAK_BATCH``; the RSS after each (after a garbage collection)."""
+    out: list[tuple[int, float]] = []
+    done = 0
+    while done < n:
+        size = min(SOAK_BATCH, n - done)
+        bench.run(size, f"soak {done}")
+        done += size
+        gc.collect()
+        out.append((done, rss_mb()))
+    return out
 
 
 def server_version(client: Any) -> str:
@@ -507,9 +548,11 @@ def http_trips(dev: ProbedDevServer, said: Said) -> dict[str, list[float]]:
     return trips
 
 
-def burst(n: int, cluster: bool) -> BurstResult:
+def burst(n: int, cluster: bool, workers: int, soak_tasks: int = 0) -> BurstResult:
     said = Said()
-    dev = ProbedDevServer(payments_app, port=0, cluster=cluster, say=said, stub_reply=stub_reply)
+    dev = ProbedDevServer(
+        payments_app, port=0, cluster=cluster, say=said, stub_reply=stub_reply, workers=workers
+    )
     dev.start()
     bench: Bench | None = None
     try:
@@ -522,12 +565,13 @@ def burst(n: int, cluster: bool) -> BurstResult:
             pings = ping_times(dev.stack.client, PINGS)
             trips = http_trips(dev, said)
             result = bench.run(n, "burst")
+            soaked = soak(bench, soak_tasks) if soak_tasks else []
         version = server_version(dev.stack.client)
     finally:
         if bench is not None:
             bench.api.close()
         dev.stop()
-    return BurstResult(result, idle, pings, trips, version)
+    return BurstResult(result, idle, pings, trips, version, workers, soaked)
 
 
 def p50_p99(values: list[float]) -> str:
@@ -538,11 +582,11 @@ def in_pings(seconds: float, ping: float) -> str:
     return f"{seconds / ping:,.0f}x"
 
 
-def throughput_rows(run: Run, n: int) -> list[Row]:
+def throughput_rows(run: Run, n: int, workers: int) -> list[Row]:
     created, resolved = run.created, run.resolved
     return [
         Row(
-            f"tasks/s end to end ({n} tasks; ONE turn worker)",
+            f"tasks/s end to end ({n} tasks; {workers} turn workers)",
             f"{n / (run.create_s + run.resolve_s):,.0f}/s",
         ),
         Row(
@@ -559,6 +603,14 @@ def throughput_rows(run: Run, n: int) -> list[Row]:
         ),
         Row("      of which the stub model call", ms(mean(created.model))),
         Row("      of which printing the hook links (reads the task)", ms(mean(created.printing))),
+        Row(
+            "  CPU time per task, whole process (API, workers, stub model, clients)",
+            ms(run.cpu_s / n),
+        ),
+        Row(
+            f"    ... so at most, on one core (one GIL; {os.cpu_count()} CPUs here)",
+            f"{n / run.cpu_s:,.0f}/s",
+        ),
         Row(f"  resolve -> all completed ({run.resolve_s:.2f} s)", f"{n / run.resolve_s:,.0f}/s"),
         Row(
             f"    POST .../resolve: last answered at {run.resolve_http_s:.2f} s; p50/p99",
@@ -625,11 +677,38 @@ def burst_rows(res: BurstResult, n: int) -> list[Row]:
             "PING p50 / p99, dev server's client, server idle (unit)",
             f"{us(ping)} / {us(pct(res.pings, 99))}",
         ),
-        *throughput_rows(res.burst, n),
+        *throughput_rows(res.burst, n, res.workers),
         *latency_rows(res.burst, ping),
         *idle_rows(res.idle, ping),
         *trip_rows(res.trips),
+        *soak_rows(res.soak),
     ]
+
+
+def soak_rows(points: list[tuple[int, float]]) -> list[Row]:
+    if not points:
+        return []
+    (warm, first), (last_n, last) = points[0], points[-1]
+    rows = [
+        Row(f"soak: {last_n:,} tasks in bursts of {SOAK_BATCH}, RSS after each", ""),
+        Row(f"  RSS after the first {warm:,} (warm-up)", f"{first:,.1f} MB"),
+        Row(f"  RSS after {last_n:,}", f"{last:,.1f} MB"),
+    ]
+    if last_n > warm:
+        growth = last - first
+        rows.append(
+            Row(f"  growth after the warm-up ({last_n - warm:,} tasks)", f"{growth:+,.1f} MB")
+        )
+        rows.append(Row("  ... per 1,000 tasks", f"{growth / (last_n - warm) * 1000:+,.1f} MB"))
+        half_n, half = points[len(points) // 2]
+        if last_n > half_n > warm:
+            rows.append(
+                Row(
+                    f"  growth over the second half ({last_n - half_n:,} tasks)",
+                    f"{last - half:+,.1f} MB",
+                )
+            )
+    return rows
 
 
 # --- main -----------------------------------------------------------------------------------------
@@ -650,20 +729,34 @@ def main() -> None:
     parser.add_argument(
         "--cluster", action="store_true", help="run the burst on a one-node cluster"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=default_workers(),
+        help="the dev server's turn workers (default: its default here, %(default)s)",
+    )
+    parser.add_argument(
+        "--soak",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after the burst, N more tasks and the RSS growth (e.g. 10000; default: none)",
+    )
     args = parser.parse_args()
     n, starts = max(1, args.tasks), max(1, args.starts)
     started = time.perf_counter()
     cold = one_start(cluster=False)  # not counted: the process's first start (lazy imports)
     standalone = [one_start(cluster=False) for _ in range(starts)]
     cluster = [one_start(cluster=True) for _ in range(starts)]
-    res = burst(n, args.cluster)
+    res = burst(n, args.cluster, max(1, args.workers), max(0, args.soak))
     rows = start_rows("standalone", standalone)
     rows.insert(3, Row("  the process's first start (not counted)", ms(cold.total)))
     rows += start_rows("one-node cluster", cluster) + burst_rows(res, n)
     kind = "one-node cluster" if args.cluster else "standalone"
     print_table(
         f"dev_server: Valkey {res.version} on 127.0.0.1, burst of {n} tasks on {kind} "
-        f"({THREADS} HTTP threads, ONE turn worker), {time.perf_counter() - started:.1f} s",
+        f"({THREADS} HTTP threads, {res.workers} turn workers), "
+        f"{time.perf_counter() - started:.1f} s",
         rows,
     )
     print()
@@ -679,12 +772,13 @@ def notes(res: BurstResult) -> list[str]:
     backlog = mean([float(b) for b in run.resolved.backlog])
     model = mean(run.resolved.model)
     out = [
-        "the dev server runs every turn on ONE worker thread (factorial_aws/local/queue.py), in "
-        f"one process (one GIL) with its API, its stub model server and {THREADS} client threads: "
-        "single-worker figures",
-        f"burst: a resumed turn waits for the turns ahead of it on the worker: {backlog:,.1f} "
-        f"(mean) x {ms(turn)} per turn = {ms(backlog * turn)} (at most: the running one is part "
-        f"done); measured queue wait, mean: {ms(mean(run.queue_wait()))}",
+        f"the dev server runs turns on {res.workers} worker threads "
+        "(factorial_aws/local/queue.py), in one process (one GIL) with its API, its stub model "
+        f"server and {THREADS} client threads: the workers overlap their waits (store, model), "
+        "not their Python code",
+        f"burst: a resumed turn waits for the turns ahead of it: {backlog:,.1f} (mean) x "
+        f"{ms(turn)} per turn / {res.workers} workers = {ms(backlog * turn / res.workers)} (at "
+        f"most); measured queue wait, mean: {ms(mean(run.queue_wait()))}",
         f"a turn's worker time: {ms(turn)}, of which {ms(model)} in the stub model call "
         f"({model / turn:.0%})",
     ]

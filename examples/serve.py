@@ -3,10 +3,10 @@
     python examples/serve.py two_stage            # http://127.0.0.1:8000, Ctrl-C stops
     python examples/serve.py webhook --port 8010
 
-The same as ``factorial-aws dev examples.<name>.app:app``, except that the model is the example's
-``stub.stub_reply``, which plays that example convincingly (the dev server's built-in stub only
-calls the first tool with placeholder arguments). With ``OPENAI_API_KEY`` set, use
-``factorial-aws dev`` and a real model instead.
+The same as ``factorial-aws dev examples.<name>.app:app --ephemeral``, except that the model is the
+example's ``stub.stub_reply``, which plays that example convincingly (the dev server's built-in
+stub only calls the first tool with placeholder arguments, or those written as JSON in the
+input). With ``OPENAI_API_KEY`` set, use ``factorial-aws dev`` and a real model instead.
 """
 
 from __future__ import annotations

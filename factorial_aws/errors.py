@@ -71,6 +71,13 @@ class AgentDefinitionError(DefinitionError):
     code = "agent_definition_error"
 
 
+class NotAToolError(AgentDefinitionError):
+    """Something in ``Agent(tools=...)`` that is not a ``Tool`` (a plain function not decorated
+    with ``@tool``, a class, a string...)."""
+
+    code = "not_a_tool"
+
+
 # --- input errors: bad values given by a caller at run time ---
 
 
@@ -196,6 +203,14 @@ class PayloadTooLargeError(InvalidInputError):
     """A request body or hook payload over the configured size cap."""
 
     code = "payload_too_large"
+
+
+class ContextTooLargeError(InvalidInputError):
+    """The write would take a task's context over its cap (4 MiB encoded by default): input,
+    steering and hook payloads are refused whole (nothing written); a turn whose new context
+    would pass it fails the task with this code."""
+
+    code = "context_too_large"
 
 
 class HookPayloadInvalidError(HookError):

@@ -13,6 +13,7 @@ from factorial_aws.core import ids
 from factorial_aws.core.records import ModelSettings
 from factorial_aws.errors import (
     AgentDefinitionError,
+    NotAToolError,
     UnknownAgentError,
     UnknownWebhookSourceError,
 )
@@ -70,12 +71,13 @@ class Agent:
         if self.verifier_budget < 0 or self.max_model_retries < 0:
             raise AgentDefinitionError(f"agent {self.name!r}: budgets must not be negative")
         object.__setattr__(self, "tools", tuple(self.tools))
-        names = [t.name for t in self.tools]
-        for t in self.tools:
+        for i, t in enumerate(self.tools):
             if not isinstance(t, Tool):
-                raise AgentDefinitionError(
-                    f"agent {self.name!r}: {t!r} is not a tool; decorate it with @tool"
+                raise NotAToolError(
+                    f"agent {self.name!r}: tools[{i}] ({_describe(t)}) is not a tool; "
+                    "decorate it with @tool"
                 )
+        names = [t.name for t in self.tools]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise AgentDefinitionError(f"agent {self.name!r}: duplicate tool names {dupes}")
@@ -88,6 +90,15 @@ class Agent:
     def tool(self, name: str) -> Tool | None:
         """The tool called ``name``, if this agent has it."""
         return next((t for t in self.tools if t.name == name), None)
+
+
+def _describe(obj: object) -> str:
+    """How an object given as a tool is named in the error: a function by its qualified name."""
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    if isinstance(name, str):
+        kind = "class" if isinstance(obj, type) else "callable"
+        return f"the {kind} {getattr(obj, '__module__', '?')}.{name}"
+    return f"{type(obj).__name__} {obj!r:.80}"
 
 
 class App:

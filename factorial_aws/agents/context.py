@@ -9,8 +9,10 @@ from dataclasses import dataclass
 class ToolContext:
     """Injected into a tool parameter annotated ``ToolContext``; never part of the JSON schema.
 
-    ``idempotency_key`` is stable across replays of the same tool call: pass it on to the systems
-    the tool calls, because a turn's side effects are at-least-once.
+    ``tool_call_id`` is the model provider's id of the call (as in the transcript); it changes
+    when a lost turn is replayed. ``call_key`` and ``idempotency_key`` are stable across replays
+    of the same tool call: pass the latter on to the systems the tool calls, because a turn's side
+    effects are at-least-once.
     """
 
     task_id: str
@@ -19,8 +21,9 @@ class ToolContext:
     tool_call_id: str
     turn: int
     owner_id: str | None = None
+    call_key: str = ""
 
     @property
     def idempotency_key(self) -> str:
-        """``<task_id>:<tool_call_id>``: the same on every replay of this call."""
-        return f"{self.task_id}:{self.tool_call_id}"
+        """``<task_id>:<call_key>``: the same on every replay of this call."""
+        return f"{self.task_id}:{self.call_key or self.tool_call_id}"

@@ -8,8 +8,9 @@ statuses in :mod:`.api_errors`, shapes in :mod:`.api_models`, the hook page in :
 who may do what in :mod:`.api_auth`.
 
 Every error, including an unknown route (``404 not_found``), a body that is not JSON (``400
-invalid_json``), a request that fails validation (``400 invalid_request``: Powertools' 422 is
-converted, and the OpenAPI document says 400) and a body over ``max_body_bytes`` (``413
+invalid_json``, also for a string holding a lone surrogate such as ``"\\ud800"``, which is valid
+JSON but not Unicode text), a request that fails validation (``400 invalid_request``: Powertools'
+422 is converted, and the OpenAPI document says 400) and a body over ``max_body_bytes`` (``413
 payload_too_large``, checked before anything parses it), is ``{"error": {"code", "message"}}``.
 Bad input never yields a 500; an unexpected exception is logged and answered ``500
 internal_error``.
@@ -21,6 +22,7 @@ import base64
 import binascii
 import json
 import logging
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +32,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -59,19 +62,72 @@ DEFAULT_MAX_BODY_BYTES = 65536
 TITLE = "factorial_aws"
 VERSION = "1"
 _MAX_VALIDATION_PROBLEMS = 5
+#: A surrogate code point left after JSON decoding is a lone one (pairs decode to one character).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class FactorialApi(APIGatewayHttpResolver):
     """The resolver, refusing unsigned requests to IAM routes (401) and bodies over the cap
-    (413) before any route, validation or parsing runs."""
+    (413) before any route, validation or parsing runs.
+
+    Powertools keeps the request being served (``current_event``, ``lambda_context``) in class
+    attributes of its ``BaseRouter``, shared by every resolver in the process: harmless on Lambda
+    (one request per process), but two threads serving two requests, even on two resolvers, read
+    each other's path, headers and body. Here they are attributes of the resolver, set by
+    :meth:`resolve` before Powertools runs (the routers read them through their resolver), so
+    resolvers that each serve one request at a time (the dev server's pool) are isolated.
+    """
 
     def __init__(self, *, max_body_bytes: int, require_iam: bool) -> None:
         super().__init__(enable_validation=True)
         self.max_body_bytes = max_body_bytes
         self.require_iam = require_iam
+        self._request: APIGatewayProxyEventV2 | None = None
+        self._request_context: Any = None
+
+    @property  # type: ignore[override]
+    def current_event(self) -> APIGatewayProxyEventV2:
+        """The request this resolver is serving (its own, never another resolver's)."""
+        if self._request is None:
+            raise RuntimeError("current_event is only set while a request is served")
+        return self._request
+
+    @current_event.setter
+    def current_event(self, value: APIGatewayProxyEventV2) -> None:
+        self._request = value
+
+    @property
+    def lambda_context(self) -> Any:
+        """The Lambda context of the request this resolver is serving."""
+        return self._request_context
+
+    @lambda_context.setter
+    def lambda_context(self, value: Any) -> None:
+        self._request_context = value
 
     def resolve(self, event: Mapping[str, Any], context: "LambdaContext") -> dict[str, Any]:
         """Answer one HTTP API (payload v2) event."""
+        refused = self._refusal(event)
+        if refused is not None:
+            return refused
+        self._hold(event, context)
+        return super().resolve(event, context)
+
+    async def resolve_async(
+        self, event: Mapping[str, Any], context: "LambdaContext"
+    ) -> dict[str, Any]:
+        """:meth:`resolve` for async routes (none today; kept consistent with it)."""
+        refused = self._refusal(event)
+        if refused is not None:
+            return refused
+        self._hold(event, context)
+        return await super().resolve_async(event, context)
+
+    def _hold(self, event: Mapping[str, Any], context: Any) -> None:
+        self.current_event = APIGatewayProxyEventV2(dict(event), self._json_body_deserializer)
+        self.lambda_context = context
+
+    def _refusal(self, event: Mapping[str, Any]) -> dict[str, Any] | None:
         path = event.get("rawPath")
         if self.require_iam and is_iam_route(str(path)) and iam_identity(event) is None:
             return _early(401, "unauthorized", "this route needs an IAM-signed (SigV4) request")
@@ -81,7 +137,7 @@ class FactorialApi(APIGatewayHttpResolver):
         problem = unreadable_body(event)
         if problem is not None:
             return _early(400, "invalid_json", problem)
-        return super().resolve(event, context)
+        return None
 
 
 def unreadable_body(event: Mapping[str, Any]) -> str | None:
@@ -97,14 +153,33 @@ def unreadable_body(event: Mapping[str, Any]) -> str | None:
     except (ValueError, UnicodeDecodeError):
         return "the request body is not UTF-8 text"
     try:
-        json.loads(text)
+        value = json.loads(text)
     except RecursionError:
         return "the request body nests too deeply"
     except ValueError as exc:  # JSONDecodeError, or the int digit limit
         if isinstance(exc, json.JSONDecodeError):
             return None  # the routes answer malformed JSON themselves, with their own message
         return f"the request body cannot be read: {exc}"
+    if has_lone_surrogate(value):
+        return "the request body is not Unicode text: a lone surrogate such as \\ud800"
     return None
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether a parsed JSON value holds a string (a key or a value) with a lone UTF-16 surrogate
+    (``"\\ud800"`` is valid JSON but no Unicode text: it cannot be stored, logged or sent)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _early(status: int, code: str, message: str) -> dict[str, Any]:

@@ -36,6 +36,7 @@ STATUS_BY_CODE: Final[Mapping[str, int]] = {
     "invalid_signature": 401,
     "forbidden": 403,
     "payload_too_large": 413,
+    "context_too_large": 413,
     "unsupported_media_type": 415,
     # what it refers to
     "not_found": 404,

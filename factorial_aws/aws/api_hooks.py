@@ -6,8 +6,10 @@ unguessable (a task id with 130 random bits, and a suffix keyed by the deploymen
 holder of one hook's link cannot compute the task's other hook ids), so describe reveals nothing
 to anyone who was not given the link. ``POST /hooks/{hook_id}/resolve`` is public too: the
 token (the ``X-Hook-Token`` header, else ``?token=``) is what authorizes it, checked in the same
-store call that resolves. ``POST /hooks/{hook_id}/rotate`` is a control-plane call (IAM, owner
-only).
+store call that resolves. The hook page without JavaScript posts its form there as
+``application/x-www-form-urlencoded`` (token in a hidden field): that body is turned into the
+payload by the hook's schema, and the answer is an HTML page. ``POST /hooks/{hook_id}/rotate`` is
+a control-plane call (IAM, owner only).
 
 No ``from __future__ import annotations`` here: Powertools reads the route signatures at runtime.
 """
@@ -21,8 +23,17 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 
 from factorial_aws.aws.api_auth import Access
-from factorial_aws.aws.api_errors import JSON, InvalidJsonError
-from factorial_aws.aws.api_html import HTML, HTML_HEADERS, prefers_html, render_hook_page
+from factorial_aws.aws.api_errors import JSON, InvalidJsonError, InvalidRequestError, status_for
+from factorial_aws.aws.api_html import (
+    HTML,
+    HTML_HEADERS,
+    TOKEN_FIELD,
+    form_payload,
+    is_form,
+    prefers_html,
+    render_hook_page,
+    render_result_page,
+)
 from factorial_aws.aws.api_models import (
     MAX_IDEMPOTENCY_KEY_CHARS,
     AcceptedOut,
@@ -34,6 +45,7 @@ from factorial_aws.aws.api_models import (
 )
 from factorial_aws.aws.api_webhooks import headers_of, raw_body
 from factorial_aws.errors import (
+    FactorialError,
     HookAlreadyResolvedError,
     HookCancelledError,
     HookError,
@@ -54,6 +66,10 @@ if TYPE_CHECKING:
 
 #: Longest accepted token (ours are 43 characters).
 MAX_TOKEN_CHARS = 256
+#: A GitHub delivery id becomes the idempotency key ``github:<id>``: the header's limit leaves room
+#: for the prefix, so every delivery id the schema accepts is a key the store accepts.
+GITHUB_DELIVERY_PREFIX = "github:"
+MAX_GITHUB_DELIVERY_CHARS = MAX_IDEMPOTENCY_KEY_CHARS - len(GITHUB_DELIVERY_PREFIX)
 _TAGS = ["hooks"]
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -124,6 +140,25 @@ def resolve_answer(result: ResolveResult) -> Response[Any]:
     raise error(message.format(hook_id=result.hook_id))
 
 
+def _check_rotate_body(text: str | None) -> None:
+    """The rotate body is absent, ``null`` or a JSON object: Powertools' validation lets other
+    JSON values through (``[null, null]`` became the defaults), so they are refused here.
+
+    Raises:
+        InvalidRequestError: any other JSON value (``400 invalid_request``).
+    """
+    if not text or not text.strip():
+        return
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return  # Powertools answers 400 invalid_json for it
+    if value is not None and not isinstance(value, dict):
+        raise InvalidRequestError(
+            'the body must be a JSON object such as {"revoke_previous": true}, or nothing'
+        )
+
+
 def hook_routes(control: Control, access: Access, observer: "Observer | None") -> Router:
     """A router with the hook routes of ``control`` (metrics to ``observer`` when given)."""
     router = Router()  # type: ignore[no-untyped-call]
@@ -149,7 +184,8 @@ def hook_routes(control: Control, access: Access, observer: "Observer | None") -
         view = control.describe_hook(hook_id)
         if prefers_html(router.current_event.headers.get("accept")):
             headers = {**HTML_HEADERS, "Vary": "Accept"}
-            return Response(200, HTML, render_hook_page(view), headers=headers)
+            token = router.current_event.get_query_string_value("token")
+            return Response(200, HTML, render_hook_page(view, token), headers=headers)
         out = HookOut(
             hook_id=view.hook_id,
             task_id=view.task_id,
@@ -170,7 +206,13 @@ def hook_routes(control: Control, access: Access, observer: "Observer | None") -
         tags=_TAGS,
         responses={
             **documented(200, "Resolved", 400, 401, 404, 409, 410, 413, 422),
-            200: {"description": "Resolved", "content": {JSON: {"model": ResolveOut}}},
+            200: {
+                "description": "Resolved (an HTML page when the hook page's form was posted)",
+                "content": {
+                    JSON: {"model": ResolveOut},
+                    "text/html": {"schema": {"type": "string"}},
+                },
+            },
             202: {
                 "description": "Accepted early: applied when the hook registers",
                 "content": {JSON: {"model": AcceptedOut}},
@@ -187,15 +229,18 @@ def hook_routes(control: Control, access: Access, observer: "Observer | None") -
             str | None, Header(alias="Idempotency-Key", max_length=MAX_IDEMPOTENCY_KEY_CHARS)
         ] = None,
         x_github_delivery: Annotated[
-            str | None, Header(alias="X-GitHub-Delivery", max_length=MAX_IDEMPOTENCY_KEY_CHARS)
+            str | None, Header(alias="X-GitHub-Delivery", max_length=MAX_GITHUB_DELIVERY_CHARS)
         ] = None,
     ) -> Response[Any]:
         # GitHub names each delivery and redelivers with the same name: a redelivered webhook
         # replays (200 idempotent) instead of conflicting (409).
         idempotency_key = idempotency_key or (
-            f"github:{x_github_delivery}" if x_github_delivery else None
+            f"{GITHUB_DELIVERY_PREFIX}{x_github_delivery}" if x_github_delivery else None
         )
         given = x_hook_token or token
+        if is_form(router.current_event.headers.get("content-type")):
+            body = router.current_event.decoded_body or ""
+            return resolve_form(control, observer, hook_id, body, given)
         if not given:
             raise HookTokenInvalidError("a hook token is required (X-Hook-Token or ?token=)")
         payload = parse_payload(router.current_event.decoded_body)
@@ -222,6 +267,7 @@ def hook_routes(control: Control, access: Access, observer: "Observer | None") -
     def rotate_hook_token(
         hook_id: str, body: Annotated[RotateRequest | None, Body()] = None
     ) -> Response[RotateOut]:
+        _check_rotate_body(router.current_event.decoded_body)
         access.hook_task(access.caller(router.current_event.raw_event), hook_id)
         revoke = body.revoke_previous if body is not None else True
         rotated = control.rotate_hook_token(hook_id, revoke_previous=revoke)
@@ -231,3 +277,32 @@ def hook_routes(control: Control, access: Access, observer: "Observer | None") -
         return Response(200, JSON, out, headers=_NO_STORE)
 
     return router
+
+
+def resolve_form(
+    control: Control, observer: "Observer | None", hook_id: str, body: str, given: str | None
+) -> Response[Any]:
+    """The hook page's form, posted without JavaScript: fields by the schema, an HTML answer
+    (errors keep their status and say what went wrong)."""
+    title = "Not submitted"
+    try:
+        view = control.describe_hook(hook_id)
+        title = view.title or "Input requested"
+        try:
+            payload, field_token = form_payload(body, view.schema)
+        except ValueError as exc:
+            raise InvalidJsonError(f"Not submitted: {exc}") from None
+        if not (given or field_token):
+            raise HookTokenInvalidError(f"a hook token is required ({TOKEN_FIELD} field)")
+        started = control.dispatcher.clock.monotonic()
+        result = control.resolve_hook(hook_id, payload, given or field_token or "")
+        resolve_answer(result)  # raises the refusal, if it is one
+    except FactorialError as exc:
+        message = exc.message.replace(f"no hook {hook_id}", "no such request")
+        message = message.replace(f"hook {hook_id}", "this request")
+        page = render_result_page(title, ok=False, message=message)
+        return Response(status_for(exc), HTML, page, headers=HTML_HEADERS)
+    if observer is not None and result.outcome == "resolved":
+        observer.hook_resolved(control.dispatcher.clock.monotonic() - started)
+    page = render_result_page(title, ok=True, message="Submitted. Thank you.")
+    return Response(200, HTML, page, headers=HTML_HEADERS)

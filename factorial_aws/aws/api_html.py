@@ -9,8 +9,15 @@ limits become input attributes (``required``, ``min``/``max``, ``minlength``/``m
 ``step``) so the browser catches them before a round trip; a 422 is shown next to each field it
 names, by the field's label (not its JSON path, nor the hook id). Every value from the hook (title,
 body, field names, defaults) is HTML-escaped; the script and style are static and allowed by their
-hashes in the Content-Security-Policy, and ``Referrer-Policy: no-referrer`` keeps the token in the
-URL from leaking to other sites.
+hashes in the Content-Security-Policy, and ``Referrer-Policy: same-origin`` keeps the token in the
+URL from leaking to other sites (``no-referrer`` would also make the browser send ``Origin: null``
+with the form's own post, which the dev server refuses as cross-site).
+
+Without JavaScript the same form still works: it is a plain ``method="post"`` form to the same
+``./<hook_id>/resolve``, carrying the page's token in a hidden field, so the browser sends it as
+``application/x-www-form-urlencoded``. :func:`form_payload` turns those fields back into the
+payload by the hook's schema (the same conversions as the script), and the answer is a small page
+(:func:`render_result_page`) instead of JSON.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import math
 from datetime import UTC, datetime
 from html import escape
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import parse_qs, quote
 
 if TYPE_CHECKING:
     from factorial_aws.store.hooks import HookView
@@ -137,14 +145,18 @@ def _sha256(text: str) -> str:
 #: Headers of the hook page.
 HTML_HEADERS: Final[dict[str, str]] = {
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": (
         f"default-src 'none'; script-src '{_sha256(_SCRIPT)}'; style-src '{_sha256(_STYLE)}'; "
-        "connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
 }
 HTML = "text/html; charset=utf-8"
+#: What a browser sends a plain form as (the page without JavaScript).
+FORM = "application/x-www-form-urlencoded"
+#: The hidden field that carries the page's token in the form.
+TOKEN_FIELD = "__token"  # noqa: S105 - a field name, not a secret
 
 
 def prefers_html(accept: str | None) -> bool:
@@ -313,14 +325,87 @@ def _expiry(moment: datetime) -> str:
     return f'<time datetime="{escape(exact)}">{utc:%Y-%m-%d %H:%M} UTC</time>'
 
 
-def render_hook_page(view: HookView) -> str:
-    """The whole page: title, body, status and expiry, and the form while the hook is open."""
+def is_form(content_type: str | None) -> bool:
+    """Whether a request body is a browser's plain form post."""
+    return (content_type or "").split(";")[0].strip().lower() == FORM
+
+
+def _kind(prop: dict[str, Any], nullable: bool) -> str:
+    """The control :func:`_input` renders for a field: select, checkbox, text, number or json."""
+    if prop.get("enum") or "const" in prop or (prop.get("type") == "boolean" and nullable):
+        return "select"
+    kinds = {"boolean": "checkbox", "string": "text", "number": "number", "integer": "number"}
+    return kinds.get(str(prop.get("type")), "json")
+
+
+def form_payload(body: str, schema: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The payload a plain form post of the hook page stands for, and the token it carries.
+
+    Each field is converted as the page's script does: a checkbox is ``true`` when sent, else
+    ``false``; a select's and a JSON field's value is JSON; a number is a number when it reads as
+    one (else left as text, for the schema to refuse); an empty optional field is left out.
+
+    Raises:
+        ValueError: a select or JSON field whose text is not JSON (the message names the field).
+    """
+    fields = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+    token = fields.pop(TOKEN_FIELD, None)
+    defs = schema.get("$defs") or {}
+    required = set(schema.get("required") or [])
+    payload: dict[str, Any] = {}
+    for name, raw in (schema.get("properties") or {}).items():
+        prop, nullable = _deref(raw if isinstance(raw, dict) else {}, defs)
+        kind = _kind(prop, nullable)
+        if kind == "checkbox":
+            payload[name] = name in fields
+            continue
+        text = fields.get(name, "")
+        if text == "":
+            if kind == "text" and name in required:
+                payload[name] = ""
+            continue
+        payload[name] = _converted(name, text, kind, prop)
+    return payload, token
+
+
+def _converted(name: str, text: str, kind: str, prop: dict[str, Any]) -> Any:
+    if kind == "text":
+        return text
+    if kind == "number":
+        try:
+            return int(text) if prop.get("type") == "integer" else float(text)
+        except ValueError:
+            return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ValueError(f"{prop.get('title') or name}: not valid JSON") from None
+
+
+def render_result_page(title: str, ok: bool, message: str) -> str:
+    """What a plain form post gets back: the outcome, in words."""
+    kind = "ok" if ok else "error"
+    back = "" if ok else "<p>Go back to the form to change it.</p>"
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>\n<body>\n"
+        f'<h1>{escape(title)}</h1>\n<p class="{kind}" role="status">{escape(message)}</p>\n'
+        f"{back}\n</body></html>\n"
+    )
+
+
+def render_hook_page(view: HookView, token: str | None = None) -> str:
+    """The whole page: title, body, status and expiry, and the form while the hook is open
+    (``token``: the page's own ``?token=``, posted back by the form when there is no script)."""
     title = escape(view.title or "Input requested")
     body = f"<p>{escape(view.body)}</p>" if view.body else ""
     expires = _expiry(view.expires_at)
     if view.status == "requested":
         main = (
-            f'<form id="hook-form" data-hook-id="{escape(view.hook_id)}">\n'
+            f'<form id="hook-form" data-hook-id="{escape(view.hook_id)}" method="post" '
+            f'action="./{escape(quote(view.hook_id, safe=""))}/resolve">\n'
+            f'<input type="hidden" name="{TOKEN_FIELD}" value="{escape(token or "")}">\n'
             f'{_fields(view.schema)}\n<button type="submit">Submit</button>\n</form>'
             f'\n<p id="result" role="status"></p>'
         )

@@ -217,7 +217,8 @@ _STATUS_TEXT = {
     409: "Conflict with the current state (hook_already_resolved, hook_cancelled, "
     "hook_type_unknown, ...)",
     410: "The hook expired",
-    413: "Body over the size limit",
+    413: "Body over the size limit (payload_too_large), or the task's context would pass its "
+    "cap (context_too_large)",
     422: "The payload does not validate as the hook's type (hook_payload_invalid)",
     503: "The store is unavailable; retry",
 }

@@ -289,8 +289,9 @@ class DevSettings:
 
     ``FACTORIAL_REDIS_URL`` (else an embedded server), ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``
     (no key: the stub model), ``FACTORIAL_HOOK_SECRET`` (else a random one per run),
-    ``FACTORIAL_PUBLIC_BASE_URL`` (else the dev server's own address), and for the CLI's API
-    commands ``FACTORIAL_API_URL`` (the API they call; else ``http://127.0.0.1:8000``).
+    ``FACTORIAL_PUBLIC_BASE_URL`` (else the dev server's own address), ``FACTORIAL_DEV_WORKERS``
+    (how many turns run at once; else sized to the machine), and for the CLI's API commands
+    ``FACTORIAL_API_URL`` (the API they call; else ``http://127.0.0.1:8000``).
     """
 
     redis_url: str | None = None
@@ -299,6 +300,7 @@ class DevSettings:
     hook_secret: str | None = field(default=None, repr=False)
     public_base_url: str | None = None
     api_url: str | None = None
+    workers: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> DevSettings:
@@ -316,6 +318,7 @@ class DevSettings:
             hook_secret=read.optional("FACTORIAL_HOOK_SECRET"),
             public_base_url=read.optional_http_url("FACTORIAL_PUBLIC_BASE_URL"),
             api_url=read.optional_http_url("FACTORIAL_API_URL"),
+            workers=read.positive_int("FACTORIAL_DEV_WORKERS"),
         )
 
 

@@ -2,11 +2,18 @@
 
 :func:`container` reads :class:`~factorial_aws.aws.settings.Settings` from the environment on
 first use and builds the Redis client, the store context, the SQS turn queue, the EventBridge
-scheduler, the dispatcher, the hook secret (Secrets Manager, cached), the control plane, the
-user's :class:`~factorial_aws.agents.agent.App` (``FACTORIAL_APP``) and the observer. It mirrors
+scheduler, the dispatcher, the user's :class:`~factorial_aws.agents.agent.App`
+(``FACTORIAL_APP``) and the observer. It mirrors
 :class:`factorial_aws.local.stack.LocalStack`, with AWS adapters in place of the in-process
 queue and scheduler. :func:`build` does the same from given parts (tests inject moto clients,
 an embedded Valkey client and a fake clock); :func:`install` makes a build the container's.
+
+What needs a permission only some functions have is built on first use, by the code path that
+needs it, so each function's role grants exactly what its handler uses
+(``tests/infra/test_iam_simulation.py`` runs every handler under moto with only its role): the hook
+secret (Secrets Manager) is read by :attr:`Wiring.hook_secret` when the turn worker or the
+control plane is first built (turn and API functions), never by the maintenance sweep; the model
+key secret only by the turn function's model client (:meth:`Wiring.model_api_key`).
 
 The model client is not built here: ``handlers/turn.py`` imports ``openai`` lazily and passes a
 model to :meth:`Wiring.worker`, so neither this package nor the API and maintenance functions
@@ -80,12 +87,30 @@ class Wiring:
     app: App
     store: StoreContext
     dispatcher: Dispatcher
-    control: Control
-    hook_secret: bytes = field(repr=False)
     clock: Clock
     observer: Observer
     secrets: SecretCache
     _workers: list[TurnWorker] = field(default_factory=list, repr=False)
+
+    @cached_property
+    def hook_secret(self) -> bytes:
+        """The key hook ids and tokens derive from: read from Secrets Manager on first use, then
+        kept for the container's life (a key change reaches fresh containers, docs/operations.md).
+        The maintenance sweep never asks for it (its role may not read the secret)."""
+        return self.secrets.get(self.settings.hook_secret_arn).encode()
+
+    @cached_property
+    def control(self) -> Control:
+        """The control plane of the API (built on first use; it reads the hook secret, which
+        rotating a hook's token needs)."""
+        return Control(
+            self.app,
+            self.store,
+            self.dispatcher,
+            self.hook_secret,
+            self.settings.public_base_url,
+            webhook_secrets=WebhookSecretReader(self.secrets, self.settings.webhook_secret_prefix),
+        )
 
     @cached_property
     def api(self) -> APIGatewayHttpResolver:
@@ -117,6 +142,7 @@ class Wiring:
             clock=self.clock,
             hook_secret=self.hook_secret,
             public_base_url=self.settings.public_base_url,
+            max_context_bytes=self.store.settings.max_context_bytes,
         )
         return TurnRunner(self.app, self.store, env, self.dispatcher)
 
@@ -206,17 +232,8 @@ def build(
     )
     dispatcher = ObservedDispatcher(queue, scheduler, clock, observer)
     secrets = SecretCache(secrets_client or clients.secretsmanager(), clock=clock)
-    hook_secret = secrets.get(settings.hook_secret_arn).encode()
     app = app or load_app(settings)
-    control = Control(
-        app,
-        store,
-        dispatcher,
-        hook_secret,
-        settings.public_base_url,
-        webhook_secrets=WebhookSecretReader(secrets, settings.webhook_secret_prefix),
-    )
-    return Wiring(settings, app, store, dispatcher, control, hook_secret, clock, observer, secrets)
+    return Wiring(settings, app, store, dispatcher, clock, observer, secrets)
 
 
 @dataclass

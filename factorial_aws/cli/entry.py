@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from factorial_aws.cli import common, dev, hooks, scaffold, tasks
-from factorial_aws.cli.errors import EXIT_USAGE, CliError
+from factorial_aws.cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, CliError
 from factorial_aws.cli.output import Console
 
 if TYPE_CHECKING:
@@ -20,8 +20,6 @@ Durable AI agents on AWS serverless. `dev` serves an App on this machine; `run`,
 scaffolds a project. Errors are printed as `error: <code>: <message>` on stderr (exit status 1;
 2 for a wrong command line).
 """
-#: Exit status after Ctrl-C (128 + SIGINT), the shell's convention.
-EXIT_INTERRUPTED = 130
 
 
 class Parser(argparse.ArgumentParser):

@@ -6,6 +6,8 @@ from __future__ import annotations
 EXIT_FAILURE = 1
 #: Exit status of a command line that cannot be run as written (argparse's convention).
 EXIT_USAGE = 2
+#: Exit status after Ctrl-C (128 + SIGINT), the shell's convention.
+EXIT_INTERRUPTED = 130
 
 
 class CliError(Exception):

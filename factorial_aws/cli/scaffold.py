@@ -5,12 +5,19 @@ script, requirement sets) are not in the wheel: when this package runs from a so
 repository root holds them next to ``factorial_aws/``), they are copied from there, with the
 template's ``AppImport`` default set to ``app:app``; otherwise the project's README says where to
 take them from.
+
+``factorial-aws`` is not on PyPI, so the project installs the framework from where this copy came
+from: ``--from SPEC`` (a path or a pip VCS URL such as ``git+https://host/repo@tag``), else the
+source tree this package runs from, else the path or VCS URL pip recorded when it was installed
+(``direct_url.json``, PEP 610); with none, the README and requirements.txt say to fill it in.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any
@@ -52,6 +59,13 @@ def register(sub: Any) -> None:
         metavar="NAME",
         help="the agent's name (default: from DIR; letters, digits, - and _)",
     )
+    init.add_argument(
+        "--from",
+        dest="source",
+        metavar="SPEC",
+        help="where the project installs factorial_aws from: a path or a VCS URL "
+        "(git+https://...; default: where this copy was installed from)",
+    )
     init.set_defaults(handler=cmd_init)
 
 
@@ -91,6 +105,61 @@ def source_checkout() -> Path | None:
     return None
 
 
+@dataclass(frozen=True)
+class InstallSource:
+    """Where a project gets factorial_aws: a local source tree (``path``) or a pip VCS URL."""
+
+    spec: str
+
+    @property
+    def is_path(self) -> bool:
+        """A directory, not a URL."""
+        return "://" not in self.spec and not self.spec.startswith("git+")
+
+    def pip_args(self) -> str:
+        """What to give ``pip install`` (editable for a source tree: edits show at once)."""
+        return f"-e {self.spec}" if self.is_path else f"'factorial-aws @ {self.spec}'"
+
+    def requirement(self) -> str:
+        """The requirements.txt line (``sam build`` installs it)."""
+        if self.is_path:
+            return f"factorial-aws @ {Path(self.spec).resolve().as_uri()}"
+        return f"factorial-aws @ {self.spec}"
+
+
+def install_source(given: str | None) -> InstallSource | None:
+    """``given``, else this package's source tree, else what pip recorded installing it."""
+    if given:
+        is_dir = "://" not in given and not given.startswith("git+")
+        return InstallSource(str(Path(given).expanduser().resolve()) if is_dir else given)
+    root = source_checkout()
+    if root is not None and (root / "pyproject.toml").is_file():
+        return InstallSource(str(root))
+    return _recorded_source()
+
+
+def _recorded_source() -> InstallSource | None:
+    from importlib import metadata
+
+    try:
+        text = metadata.distribution("factorial-aws").read_text("direct_url.json")
+        recorded = json.loads(text or "null")
+    except (metadata.PackageNotFoundError, ValueError):
+        return None
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("url"), str):
+        return None
+    url: str = recorded["url"]
+    vcs = recorded.get("vcs_info")
+    if isinstance(vcs, dict):
+        commit = vcs.get("commit_id") or vcs.get("requested_revision")
+        return InstallSource(f"{vcs.get('vcs', 'git')}+{url}" + (f"@{commit}" if commit else ""))
+    if url.startswith("file://") and "dir_info" in recorded:
+        from urllib.parse import unquote, urlsplit
+
+        return InstallSource(unquote(urlsplit(url).path))
+    return None  # a wheel or an archive: a URL that may not be there tomorrow
+
+
 def cmd_init(args: argparse.Namespace, console: Console) -> int:
     """``init``: refuse a non-empty directory, then write every file."""
     target = Path(args.dir)
@@ -100,11 +169,14 @@ def cmd_init(args: argparse.Namespace, console: Console) -> int:
         raise CliError("dir_not_empty", f"{target} is not empty; give a new or empty directory")
     name = agent_name(target, args.name)
     root = source_checkout()
+    source = install_source(args.source)
     values = {
         "name": name,
         "stack": stack_name(name),
         "deploy_note": "" if root else " (see below)",
-        "install_note": f"   # or: pip install -e {root}" if root else "",
+        "install": source.pip_args() if source else "FACTORIAL_AWS",
+        "requirement": source.requirement() if source else templates.NO_SOURCE_REQUIREMENT,
+        "source_note": "" if source else templates.NO_SOURCE_NOTE,
     }
     files = {
         "app.py": templates.APP_PY,
@@ -140,6 +212,13 @@ def cmd_init(args: argparse.Namespace, console: Console) -> int:
         console.line(f"  {relative}")
     if root is None:
         console.line("template.yaml and handlers/ are not bundled: see README.md to add them")
+    if source is None:
+        console.line(
+            "factorial_aws is not on PyPI and this copy does not say where it came from: "
+            "put its path or VCS URL in requirements.txt (or run init again with --from SPEC)"
+        )
+    else:
+        console.line(f"factorial_aws installs from {source.spec}")
     console.line("next:")
     console.line(f"  cd {target} && pytest")
     console.line("  factorial-aws dev app:app")

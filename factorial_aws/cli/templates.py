@@ -152,9 +152,10 @@ known-first-party = ["app"]
 
 REQUIREMENTS_TXT = """\
 # For development (pytest, factorial-aws dev). sam build does not read this file: each function's
-# dependencies are infra/lambda/requirements-<function>.txt (the package itself is installed from
-# FACTORIAL_PACKAGE, default factorial-aws).
-factorial-aws
+# dependencies are infra/lambda/requirements-<function>.txt, and the package itself is installed
+# from FACTORIAL_PACKAGE. factorial-aws is not on PyPI: the line below is where
+# `factorial-aws init` found it (a source tree or a VCS URL); use it for FACTORIAL_PACKAGE too.
+$requirement
 """
 
 SAMCONFIG_TOML = """\
@@ -187,6 +188,7 @@ GITIGNORE = """\
 __pycache__/
 .pytest_cache/
 .aws-sam/
+.factorial/
 """
 
 README_MD = """\
@@ -210,23 +212,25 @@ AWS serverless. `app.py` holds one agent whose `issue_refund` tool waits for a p
 
 ```sh
 python -m venv .venv && . .venv/bin/activate
-pip install factorial-aws pytest$install_note
+pip install $install pytest
 pytest                                   # parks on the hook, resolves it, completes
 factorial-aws dev app:app                # the whole stack on 127.0.0.1:8000
 factorial-aws run $name "Refund 12.50 USD on order A-1001"
 ```
 
-`factorial-aws dev` uses OpenAI when `OPENAI_API_KEY` is set, else a stub model that calls one
-tool and finishes. It prints each hook's link and token; resolve one with
+$source_note`factorial-aws dev` uses OpenAI when `OPENAI_API_KEY` is set, else a stub model that
+calls one tool (with the arguments written as JSON in your message) and finishes. It keeps its
+state in `.factorial/` (`--ephemeral`: nothing) and prints each hook's link; resolve one with
 
 ```sh
-factorial-aws hooks show HOOK_ID
-factorial-aws hooks resolve HOOK_ID --token TOKEN --data '{"approved": true, "reviewer": "ana"}'
+factorial-aws hooks show '<link>'
+factorial-aws hooks resolve '<link>' --data '{"approved": true, "reviewer": "ana"}'
 ```
 
 ## Deploy
 
 ```sh
+export FACTORIAL_PACKAGE=/path/to/factorial_aws   # where the functions install it from (not PyPI)
 sam build                                # needs python3.12 on PATH, or LAMBDA_PYTHON=/path/to/it
 sam deploy --guided
 export FACTORIAL_API_URL=https://<api id>.execute-api.<region>.amazonaws.com
@@ -235,6 +239,17 @@ factorial-aws run $name "Refund order A-1001"
 
 Requests to a deployed API are signed with SigV4 using your AWS credentials (the task routes
 need IAM; hook links do not). `--url URL` overrides `FACTORIAL_API_URL`.
+"""
+
+NO_SOURCE_REQUIREMENT = (
+    "# factorial-aws @ <path or VCS URL, e.g. git+https://host/factorial_aws@v0.1.0>"
+)
+
+NO_SOURCE_NOTE = """\
+`FACTORIAL_AWS` above stands for where you got factorial_aws (it is not on PyPI): a source
+tree's path (`-e /path/to/factorial_aws`) or a VCS URL (`'factorial-aws @ git+https://...'`); put
+the same in requirements.txt, and the path or URL in `FACTORIAL_PACKAGE` for `sam build`.
+
 """
 
 NO_TEMPLATE_NOTE = """\

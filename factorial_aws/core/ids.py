@@ -8,11 +8,13 @@ Redis cluster hash tag, and the keys of a hook's task, from the id alone, withou
 
 - root task  ``t-<26 base32>``
 - child task ``<parent task id>.c<16 hex>``     (hash of parent id + spawn key)
-- session    ``<task id>.s<16 hex>``            (hash of task id + tool call id + tool name)
+- call key   ``call_<turn>_<position>_<8 hex>``  (hash of the tool name and its arguments; stands
+  for one tool call wherever a replay must find the same value again)
+- session    ``<task id>.s<16 hex>``            (hash of task id + call key + tool name)
 - hook       ``<task id>.h<16 hex><8 hex>``     (HMAC of session id + parameter name + type code,
   keyed by the deployment secret: not computable from public inputs; then the code of the hook's
   type, so whoever serves a resolve picks the validator from the id alone)
-- wait       ``<task id>.w<16 hex>``            (hash of task id + tool call id)
+- wait       ``<task id>.w<16 hex>``            (hash of task id + call key)
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import os
 import re
 
@@ -103,9 +106,26 @@ def child_task_id(parent_task_id: str, key: str) -> str:
     return f"{task_of(parent_task_id)}.c{_digest('child', parent_task_id, key)}"
 
 
-def hook_session_id(task_id: str, tool_call_id: str, tool_name: str) -> str:
-    """The id of the hook session of one tool call."""
-    return f"{task_of(task_id)}.s{_digest('session', task_id, tool_call_id, tool_name)}"
+def tool_call_key(turn: int, position: int, name: str, arguments: str) -> str:
+    """The replay-stable key of a tool call: ``call_<turn>_<position>_<8 hex>``.
+
+    The provider's tool call ids stay in the transcript unchanged (some providers check the ids
+    they issued), but they change when a lost turn calls the model again; this key does not when
+    the replayed model asks for the same call (same turn, position, tool and arguments), so the
+    call keeps its idempotency key, hook session, hook ids and tokens. A different call at the
+    same position gets a different key. Arguments are compared as canonical JSON when they parse.
+    """
+    try:
+        args = json.dumps(json.loads(arguments or "{}"), sort_keys=True)
+    except ValueError:
+        args = arguments
+    digest = hashlib.sha256(f"{name}\x00{args}".encode()).hexdigest()[:8]
+    return f"call_{turn}_{position}_{digest}"
+
+
+def hook_session_id(task_id: str, call_key: str, tool_name: str) -> str:
+    """The id of the hook session of one tool call (``call_key``: :func:`tool_call_key`)."""
+    return f"{task_of(task_id)}.s{_digest('session', task_id, call_key, tool_name)}"
 
 
 def hook_type_code(qualified_name: str) -> str:
@@ -144,9 +164,9 @@ def type_code_of(hook_id_: str) -> str | None:
     return m.group(4) if m is not None else None
 
 
-def wait_id(task_id: str, tool_call_id: str) -> str:
-    """The id of the wait created by one tool call."""
-    return f"{task_of(task_id)}.w{_digest('wait', task_id, tool_call_id)}"
+def wait_id(task_id: str, call_key: str) -> str:
+    """The id of the wait created by one tool call (``call_key``: :func:`tool_call_key`)."""
+    return f"{task_of(task_id)}.w{_digest('wait', task_id, call_key)}"
 
 
 def hook_token(secret: bytes, hook_id_: str, version: int) -> str:

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from factorial_aws.errors import InvalidInputError
 
@@ -153,17 +153,31 @@ class HookNodeState(BaseModel):
     payload: dict[str, JsonValue] | None = None
 
 
+def _key_defaults_to_call_id(data: Any) -> Any:
+    """A record written before ``call_key`` existed: its ``tool_call_id`` was the key."""
+    if isinstance(data, dict) and not data.get("call_key") and "tool_call_id" in data:
+        return {**data, "call_key": data["tool_call_id"]}
+    return data
+
+
 class HookSessionState(BaseModel):
-    """A hook-gated tool call in progress: its arguments and the hooks requested so far."""
+    """A hook-gated tool call in progress: its arguments and the hooks requested so far.
+
+    ``tool_call_id`` is the provider's id (its tool message answers it); ``call_key`` the
+    replay-stable key the session and hook ids are derived from (``ids.tool_call_key``).
+    """
 
     model_config = _MUTABLE
 
     session_id: str
     tool_call_id: str
+    call_key: str = ""
     tool_name: str
     arguments: dict[str, JsonValue]
     stage: int = 0
     nodes: dict[str, HookNodeState] = Field(default_factory=dict)
+
+    _call_key = model_validator(mode="before")(_key_defaults_to_call_id)
 
 
 # --- waits and children ---
@@ -190,12 +204,14 @@ class ChildSpec(BaseModel):
 
 
 class PendingWait(BaseModel):
-    """A tool call that returned a wait; its tool message is written when the wait ends."""
+    """A tool call that returned a wait; its tool message (answering the provider's
+    ``tool_call_id``) is written when the wait ends. ``wait_id`` is derived from ``call_key``."""
 
     model_config = _FROZEN
 
     wait_id: str
     tool_call_id: str
+    call_key: str = ""
     tool_name: str
     kind: WaitKind
     created_at: datetime
@@ -205,6 +221,8 @@ class PendingWait(BaseModel):
     child_ids: tuple[str, ...] = ()
     join: Literal["all", "any"] | int = "all"
     data: JsonValue = None
+
+    _call_key = model_validator(mode="before")(_key_defaults_to_call_id)
 
 
 class ChildOutcome(BaseModel):
@@ -301,6 +319,7 @@ def initial_messages(task_input: TaskInput) -> list[Message]:
     if isinstance(task_input, str):
         if not task_input.strip():
             raise InvalidInputError("input must not be empty")
+        check_text(task_input, "input")
         return [Message.user(task_input)]
     if not task_input:
         raise InvalidInputError("input must not be an empty list")
@@ -311,5 +330,21 @@ def initial_messages(task_input: TaskInput) -> list[Message]:
             raise InvalidInputError(
                 f"input[{i}] must be {{'role': 'user'|'assistant'|'system', 'content': str}}"
             )
+        check_text(content, f"input[{i}].content")
         out.append(Message(role=role, content=content))
     return out
+
+
+def check_text(text: str, where: str) -> None:
+    """Refuse a string that is not Unicode text (a lone UTF-16 surrogate, such as the JSON
+    ``"\\ud800"``): it could not be encoded for the store, a log or the model.
+
+    Raises:
+        InvalidInputError: naming ``where``.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{where} is not Unicode text: a lone surrogate at position {exc.start}"
+        ) from None

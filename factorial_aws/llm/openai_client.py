@@ -53,9 +53,11 @@ class OpenAIModel:
 
     Event loops: an ``AsyncOpenAI`` client pools connections bound to the event loop it first
     ran on, and breaks once that loop is closed. A warm Lambda container calls ``asyncio.run``
-    once per invocation, each time with a new loop, so the model keeps one client per loop: the
-    client is remembered with the loop it was created on and rebuilt when :meth:`complete` runs on
-    another loop. Its connections are closed cleanly when its loop shuts down through
+    once per invocation, each time with a new loop, and the dev server runs turns on several
+    threads, each with its own loop, so the model keeps one client per loop: each client is
+    remembered (weakly) with the loop it was created on, built on the first :meth:`complete` on
+    that loop and reused by every later one. Its connections are closed cleanly when its loop
+    shuts down through
     ``asyncio.run`` / ``asyncio.Runner`` (they close open async generators, one of which owns
     the client), or by :meth:`aclose`. A ``client`` passed in is used as given, on every loop,
     and never closed by the model: its owner manages its loop.
@@ -86,9 +88,10 @@ class OpenAIModel:
         self._timeout_s = timeout_s
         self._max_retries = max_retries
         self._given_client = client
-        self._client: openai.AsyncOpenAI | None = None
-        self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
-        self._closer: AsyncGenerator[None, None] | None = None
+        # per loop: its client, and the async generator that closes it at the loop's shutdown
+        self._clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[openai.AsyncOpenAI, AsyncGenerator[None, None]]
+        ] = weakref.WeakKeyDictionary()
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         """Call ``chat.completions.create`` once and return the first choice.
@@ -112,27 +115,21 @@ class OpenAIModel:
         return _to_response(completion)
 
     async def aclose(self) -> None:
-        """Close the client this model built, if it was built on the running loop.
+        """Close the client this model built on the running loop, if any.
 
-        A client built on another loop is only forgotten: its connections belong to that loop.
+        Clients built on other loops are left alone: their connections belong to those loops.
         """
-        closer, loop = self._closer, self._loop
-        self._client, self._loop, self._closer = None, None, None
-        if closer is not None and loop is not None and loop() is asyncio.get_running_loop():
-            await closer.aclose()
+        built = self._clients.pop(asyncio.get_running_loop(), None)
+        if built is not None:
+            await built[1].aclose()
 
     async def _get_client(self) -> openai.AsyncOpenAI:
         if self._given_client is not None:
             return self._given_client
         loop = asyncio.get_running_loop()
-        client = self._client
-        if (
-            client is not None
-            and self._loop is not None
-            and self._loop() is loop
-            and not client.is_closed()
-        ):
-            return client
+        built = self._clients.get(loop)
+        if built is not None and not built[0].is_closed():
+            return built[0]
         try:
             client = openai.AsyncOpenAI(
                 api_key=self._api_key,
@@ -143,12 +140,12 @@ class OpenAIModel:
         except openai.OpenAIError as exc:
             message = _shorten(str(exc), _secrets(None, self._api_key))
             raise ModelError(f"cannot create the OpenAI client: {message}") from exc
-        # Forgetting the previous client is enough: if its loop was shut down by asyncio.run, its
-        # closer already closed it; if its loop still runs (another thread), the closer is
-        # finalized on that loop, which closes the client there.
-        self._client, self._loop = client, weakref.ref(loop)
+        # Forget the clients of closed loops (asyncio.run's loop shutdown already closed them), so
+        # a warm Lambda container with a new loop per invocation keeps one.
+        for old in [old for old in self._clients if old.is_closed()]:
+            del self._clients[old]
         closer = _close_on_loop_shutdown(client)
-        self._closer = closer
+        self._clients[loop] = (client, closer)
         await anext(closer)  # now tracked by the loop, which aclose()s it at shutdown_asyncgens()
         return client
 

@@ -1,15 +1,21 @@
 """``factorial-aws dev``: the whole product on 127.0.0.1, in one process.
 
 An embedded Valkey server (or ``FACTORIAL_REDIS_URL``), the HTTP API of the deployed stack, turns
-run from an in-process queue with real delays, the scheduler emulated for long sleeps and cron
-ticks, the maintenance sweep every second, and each hook's URL printed as it appears. The model is
-OpenAI when ``OPENAI_API_KEY`` is set, else a stub that calls one tool and finishes (said loudly).
+run from an in-process queue with real delays by a pool of workers, the scheduler emulated for long
+sleeps and cron ticks, the maintenance sweep every second, and each hook's URL printed as it
+appears. The model is OpenAI when ``OPENAI_API_KEY`` is set, else a stub that calls one tool and
+finishes (said loudly).
+
+With a ``state_dir`` (the CLI's default: ``.factorial/``) the server is durable: the embedded
+Valkey keeps an append-only file there and the hook secret is kept there, so a restart keeps every
+task, hook and link, and :func:`~factorial_aws.local.state.recover` sends again what the previous
+process's death lost. Without one (the default from Python), nothing is kept.
 """
 
 from __future__ import annotations
 
 import contextlib
-import queue
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,23 +26,56 @@ from factorial_aws.aws.settings import DevSettings
 from factorial_aws.core import ids
 from factorial_aws.core.clock import SystemClock
 from factorial_aws.llm.openai_client import OpenAIModel
-from factorial_aws.local.server import ApiServer
+from factorial_aws.local.server import ApiServer, ResolverPool
 from factorial_aws.local.stack import LocalStack
+from factorial_aws.local.state import VALKEY_DIR, Recovered, StateDir, recover
+from factorial_aws.runtime.control import Control
 from factorial_aws.store.client import connect, is_cluster
 from factorial_aws.testing.stub_agent import stub_agent_reply
 from factorial_aws.testing.stub_openai import DefaultReply, StubOpenAIServer
 from factorial_aws.testing.valkey import EmbeddedValkey
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from factorial_aws.agents.agent import App
     from factorial_aws.core.records import QueueMessage
 
 Printer = Callable[[str], None]
 
+#: Turn workers per CPU by default: a turn mostly waits (on the model, on the store).
+WORKERS_PER_CPU = 4
+MAX_DEFAULT_WORKERS = 32
+#: The stub model server remembers this many requests (a long-running dev server stays flat).
+STUB_HISTORY = 100
+
+
+def default_workers() -> int:
+    """The turn worker pool's size when none is given: sized to the machine."""
+    return max(2, min(MAX_DEFAULT_WORKERS, WORKERS_PER_CPU * (os.cpu_count() or 1)))
+
+
+@dataclass(frozen=True)
+class _SayingControl(Control):
+    """The control plane, printing each cancel on the dev server's terminal."""
+
+    say: Printer = print
+
+    def cancel_task(self, task_id: str, reason: str = "cancelled by request") -> tuple[str, ...]:
+        cancelled = super().cancel_task(task_id, reason)
+        for each in cancelled:
+            self.say(f"task {each}: cancelled")
+        return cancelled
+
 
 @dataclass
 class DevServer:
-    """Start with :meth:`start`, stop with :meth:`stop` (or use it as a context manager)."""
+    """Start with :meth:`start`, stop with :meth:`stop` (or use it as a context manager).
+
+    ``state_dir``: keep the state there (durable, locked to this server), else nothing is kept.
+    ``workers``: turns run at once (``None``: ``FACTORIAL_DEV_WORKERS``, else
+    :func:`default_workers`); two messages of one task never run at once.
+    """
 
     app: App
     host: str = "127.0.0.1"
@@ -46,11 +85,15 @@ class DevServer:
     sweep_every_s: float = 1.0
     say: Printer = print
     stub_reply: DefaultReply = stub_agent_reply
+    state_dir: Path | None = None
+    workers: int | None = None
 
     def __post_init__(self) -> None:
         self._closers: list[Callable[[], Any]] = []
+        self._state: StateDir | None = None
+        self._embedded = False
+        self.recovered = Recovered()
         self._stopping = threading.Event()
-        self._resolvers: queue.LifoQueue[Any] = queue.LifoQueue()  # LIFO: reuse the warm one
         self.stack: LocalStack | None = None
         self.api_server: ApiServer | None = None
 
@@ -61,11 +104,19 @@ class DevServer:
         return self.api_server.base_url
 
     def start(self) -> DevServer:
-        """Start the store, the model, the runtime and the API."""
-        self.api_server = ApiServer(lambda e, c: self._api(e, c), self.host, self.port)
+        """Start the store, the model, the runtime and the API.
+
+        Raises:
+            StateDirBusyError: another dev server holds ``state_dir``.
+            OSError: the port cannot be bound.
+        """
+        if self.state_dir is not None:
+            self._state = StateDir(self.state_dir).acquire()
+            self._closers.append(self._state.release)
+        self.api_server = ApiServer(ResolverPool(self._resolver), self.host, self.port)
         self._closers.append(self.api_server.server_close)
         public = self.settings.public_base_url or self.api_server.base_url
-        secret = (self.settings.hook_secret or "").encode() or ids.new_secret()
+        secret = self._hook_secret()
         self.stack = LocalStack(
             app=self.app,
             client=self._redis(),
@@ -74,40 +125,82 @@ class DevServer:
             hook_secret=secret,
             public_base_url=public,
         )
-        self.stack.queue.start(self._handle)
-        self._closers.append(self.stack.stop)
+        stack = self.stack
+        stack.control = _SayingControl(
+            self.app,
+            stack.store,
+            stack.dispatcher,
+            secret,
+            public,
+            webhook_secrets=stack.control.webhook_secrets,
+            say=self.say,
+        )
+        self._recover()
+        workers = self.workers or self.settings.workers or default_workers()
+        stack.queue.start(self._handle, workers=workers)
+        self._closers.append(stack.stop)
         threading.Thread(target=self._sweeper, name="factorial-sweep", daemon=True).start()
         self.api_server.start()
         self._closers.append(self.api_server.shutdown)
+        if self._state is not None:
+            self._state.note_holder(self.base_url)
         agents = ", ".join(sorted(self.app.agents))
+        self.say(f"turns: {workers} workers")
         self.say(f"factorial-aws dev: serving {agents} on {self.base_url}")
         return self
 
-    def _api(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        # Powertools keeps the current request on the resolver, so a resolver serves one request
-        # at a time: take one from the pool (build one when all are busy), give it back after.
-        try:
-            resolver = self._resolvers.get_nowait()
-        except queue.Empty:
-            assert self.stack is not None
-            resolver = build_api(self.stack.control, require_iam=False)
-        try:
-            result: dict[str, Any] = resolver.resolve(event, context)
-        finally:
-            self._resolvers.put(resolver)
-        return result
+    def _resolver(self) -> Any:
+        # one per request served at once (ResolverPool): a resolver holds the request it serves
+        assert self.stack is not None
+        return build_api(self.stack.control, require_iam=False)
+
+    def _hook_secret(self) -> bytes:
+        if self.settings.hook_secret:
+            return self.settings.hook_secret.encode()
+        if self._state is not None:
+            return self._state.hook_secret()
+        return ids.new_secret()
+
+    def _recover(self) -> None:
+        """Send again what a previous process's death lost (nothing to find when ephemeral)."""
+        assert self.stack is not None
+        if self._state is None and self._embedded:
+            return
+        # the lock proves the previous holder of this state dir is gone; an external server
+        # may be shared, so its leases are left to lapse
+        force = self._embedded
+        self.recovered = recover(self.stack.store, self.stack.dispatcher, force=force)
+        if summary := self.recovered.summary():
+            self.say(f"recovered: {summary}")
 
     def _redis(self) -> Any:
         if self.settings.redis_url:
             client = connect(self.settings.redis_url)
             mode = "cluster mode" if is_cluster(client) else "standalone"
             self.say(f"store: {self.settings.redis_url.split('@')[-1]} ({mode}, detected)")
+            kept = f"; the hook secret is kept in {self._state.path}" if self._state else ""
+            self.say(
+                "state: FACTORIAL_REDIS_URL's server holds it, as durably as that server's own "
+                "persistence (appendonly/save) makes it; a turn a stopped dev server left running "
+                f"is run again when its lease lapses{kept}"
+            )
         else:
-            server = EmbeddedValkey(cluster=self.cluster).start()
+            self._embedded = True
+            data_dir = None
+            if self._state is not None:
+                data_dir = self._state.path / (VALKEY_DIR + ("-cluster" if self.cluster else ""))
+            server = EmbeddedValkey(cluster=self.cluster, data_dir=data_dir).start()
             self._closers.append(server.stop)
             self.say(
                 f"store: embedded Valkey on {server.url}{' (cluster mode)' if self.cluster else ''}"
             )
+            if self._state is not None:
+                self.say(
+                    f"state: kept in {self._state.path} (append-only file, hook secret); "
+                    "--ephemeral keeps nothing"
+                )
+            else:
+                self.say("state: ephemeral (nothing is kept when this server stops)")
             client = server.client()
         self._closers.append(client.close)
         return client
@@ -117,7 +210,7 @@ class DevServer:
             where = self.settings.openai_base_url or "api.openai.com"
             self.say(f"model: OpenAI-compatible API at {where}")
             return OpenAIModel(self.settings.openai_api_key, self.settings.openai_base_url)
-        stub = StubOpenAIServer(default_reply=self.stub_reply).start()
+        stub = StubOpenAIServer(default_reply=self.stub_reply, history=STUB_HISTORY).start()
         self._closers.append(stub.stop)
         what = (
             "the built-in stub model (calls one tool, then finishes)"

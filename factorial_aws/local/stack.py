@@ -55,6 +55,7 @@ class LocalStack:
             clock=self.clock,
             hook_secret=self.hook_secret,
             public_base_url=self.public_base_url,
+            max_context_bytes=self.settings.max_context_bytes,
         )
         self.runner = TurnRunner(self.app, self.store, env, self.dispatcher)
         self.control = Control(
@@ -74,10 +75,10 @@ class LocalStack:
         """One maintenance pass."""
         return sweep(self.store, self.dispatcher)
 
-    def start(self) -> None:
-        """Run turns in the background as messages come due (real time)."""
-        self.queue.start(self.runner.handle)
+    def start(self, workers: int = 1) -> None:
+        """Run turns in the background as messages come due (real time), ``workers`` at once."""
+        self.queue.start(self.runner.handle, workers=workers)
 
     def stop(self) -> None:
-        """Stop the background worker."""
+        """Stop the background workers."""
         self.queue.stop()

@@ -52,12 +52,15 @@ class HookSessionEnded(Exception):
 
 
 def start_session(
-    st: TurnState, tool: Tool, call_id: str, arguments: dict[str, Any]
+    st: TurnState, tool: Tool, call_id: str, call_key: str, arguments: dict[str, Any]
 ) -> HookSessionState:
-    """Register a new hook session for a tool call; :func:`request_stage` requests stage 0."""
+    """Register a new hook session for a tool call; :func:`request_stage` requests stage 0.
+
+    Its ids come from ``call_key`` (replay-stable), never from the provider's ``call_id``."""
     session = HookSessionState(
-        session_id=ids.hook_session_id(st.ctx.task_id, call_id, tool.name),
+        session_id=ids.hook_session_id(st.ctx.task_id, call_key, tool.name),
         tool_call_id=call_id,
+        call_key=call_key,
         tool_name=tool.name,
         arguments=arguments,
     )
@@ -243,6 +246,12 @@ async def advance(st: TurnState, tool: Tool, session: HookSessionState) -> BodyR
         return BodyResult(ended.result)
     args = tool.parse_arguments(json.dumps(session.arguments))
     tctx = tool_context(
-        tool, st.ctx.task_id, st.ctx.agent, session.tool_call_id, st.ctx.turn, st.ctx.owner_id
+        tool,
+        st.ctx.task_id,
+        st.ctx.agent,
+        session.tool_call_id,
+        st.ctx.turn,
+        st.ctx.owner_id,
+        session.call_key,
     )
     return await run_body(tool, {**args, **hooks}, tctx)

@@ -30,9 +30,16 @@ class BodyResult:
 
 
 def tool_context(
-    tool: Tool, task_id: str, agent: str, call_id: str, turn: int, owner_id: str | None
+    tool: Tool,
+    task_id: str,
+    agent: str,
+    call_id: str,
+    turn: int,
+    owner_id: str | None,
+    call_key: str = "",
 ) -> ToolContext:
-    """The ToolContext injected into ``tool``'s context parameter."""
+    """The ToolContext injected into ``tool``'s context parameter (``call_id``: the provider's;
+    ``call_key``: the replay-stable key)."""
     return ToolContext(
         task_id=task_id,
         agent=agent,
@@ -40,6 +47,7 @@ def tool_context(
         tool_call_id=call_id,
         turn=turn,
         owner_id=owner_id,
+        call_key=call_key,
     )
 
 

@@ -8,18 +8,22 @@ calls it asked for concurrently, and decide: continue, complete, park, fail or r
 Invariant kept on every path: every assistant tool call gets exactly one tool message, and no
 user message is inserted between an assistant message and its tool messages (steering that arrives
 while calls are pending is deferred), so the transcript is always valid for OpenAI-compatible APIs.
+
+The transcript keeps the provider's tool call ids (some providers refuse ids they did not issue);
+everything a replay must find again (idempotency key, hook session and hook ids, tokens, wait ids)
+is derived from the call's key, ``ids.tool_call_key`` (turn, position, tool and arguments).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
 from factorial_aws.agents.agent import FINAL_OUTPUT_TOOL, Agent
 from factorial_aws.agents.results import ToolResult, error_result
 from factorial_aws.agents.schema import InvalidToolArgumentsError
+from factorial_aws.core import ids
 from factorial_aws.core.outcomes import Complete, Continue, Fail, Retry, TurnOutcome
 from factorial_aws.core.records import Message, TaskContext, ToolCall, TurnInput
 from factorial_aws.errors import (
@@ -96,10 +100,10 @@ async def _advance_sessions(st: TurnState) -> None:
         result = await hook_flow.advance(st, tool, session)
         if result is not None:
             del st.ctx.sessions[call_id]
-            _settle(st, call_id, tool.name, result)
+            _settle(st, call_id, session.call_key, tool.name, result)
 
 
-def _settle(st: TurnState, call_id: str, tool_name: str, result: BodyResult) -> None:
+def _settle(st: TurnState, call_id: str, call_key: str, tool_name: str, result: BodyResult) -> None:
     """Write a finished call's tool message, or register the wait it returned."""
     st.spawn(result.spawned)
     if isinstance(result.value, ToolResult):
@@ -112,7 +116,7 @@ def _settle(st: TurnState, call_id: str, tool_name: str, result: BodyResult) -> 
             value=result.value.value,
         )
     else:
-        wait_flow.register(st, call_id, tool_name, result.value)
+        wait_flow.register(st, call_id, call_key, tool_name, result.value)
 
 
 async def _call_model(st: TurnState) -> Message | TurnOutcome:
@@ -140,46 +144,42 @@ async def _call_model(st: TurnState) -> Message | TurnOutcome:
         return _fail(st, exc.code, exc.message)
     st.ctx.retry_attempt = 0
     st.ctx.turn += 1
-    reply = _stable_ids(response.message, st.ctx.turn)
+    reply = _provider_ids(response.message, st.ctx.turn)
     st.ctx.messages.append(reply)
     st.event("model_replied", turn=st.ctx.turn, tool_calls=len(reply.tool_calls))
     return reply
 
 
-def _call_digest(call: ToolCall) -> str:
-    """8 hex characters naming the call's tool and arguments (canonical JSON when it parses)."""
-    try:
-        args = json.dumps(json.loads(call.arguments or "{}"), sort_keys=True)
-    except ValueError:
-        args = call.arguments
-    return hashlib.sha256(f"{call.name}\x00{args}".encode()).hexdigest()[:8]
+def _provider_ids(message: Message, turn: int) -> Message:
+    """The assistant message with the provider's tool call ids kept as they are.
 
-
-def _stable_ids(message: Message, turn: int) -> Message:
-    """The assistant message with tool call ids derived from the turn, the call's position and
-    what it asks for (tool and arguments).
-
-    The provider's ids change when a turn is replayed (its commit was lost, the model is called
-    again); ours do not when the model asks for the same call again, so that call keeps its
-    idempotency key, hook session, hook ids and tokens (a link its builder already sent keeps
-    working), while a different call at the same position gets a different id and key.
+    Only an id the provider left empty, or one it repeated within the message (which no tool
+    message could answer unambiguously), is replaced, by the call's key.
     """
-    calls = tuple(
-        call.model_copy(update={"id": f"call_{turn}_{i}_{_call_digest(call)}"})
-        for i, call in enumerate(message.tool_calls)
-    )
-    return message.model_copy(update={"role": "assistant", "tool_calls": calls})
+    seen: set[str] = set()
+    calls = []
+    for i, call in enumerate(message.tool_calls):
+        if not call.id or call.id in seen:
+            call = call.model_copy(update={"id": _key(turn, i, call)})
+        seen.add(call.id)
+        calls.append(call)
+    return message.model_copy(update={"role": "assistant", "tool_calls": tuple(calls)})
+
+
+def _key(turn: int, position: int, call: ToolCall) -> str:
+    return ids.tool_call_key(turn, position, call.name, call.arguments)
 
 
 async def _handle_reply(st: TurnState, reply: Message) -> TurnOutcome:
     if not reply.tool_calls:
         return await _handle_text(st, reply.content or "")
+    keys = [_key(st.ctx.turn, i, c) for i, c in enumerate(reply.tool_calls)]
     finals = [c for c in reply.tool_calls if c.name == FINAL_OUTPUT_TOOL and st.agent.output_type]
-    others = [c for c in reply.tool_calls if c not in finals]
-    results = await asyncio.gather(*(_start_call(st, c) for c in others))
-    for call, result in zip(others, results, strict=True):
+    others = [(c, k) for c, k in zip(reply.tool_calls, keys, strict=True) if c not in finals]
+    results = await asyncio.gather(*(_start_call(st, c, k) for c, k in others))
+    for (call, key), result in zip(others, results, strict=True):
         if result is not None:
-            _settle(st, call.id, call.name, result)
+            _settle(st, call.id, key, call.name, result)
     outcome: TurnOutcome | None = None
     for call in finals:
         if outcome is not None or st.ctx.has_pending_calls:
@@ -197,20 +197,24 @@ async def _handle_reply(st: TurnState, reply: Message) -> TurnOutcome:
     return Continue(**_common(st))
 
 
-def _offered(st: TurnState, name: str, call_id: str) -> tuple[Tool, ToolContext] | None:
+def _offered(
+    st: TurnState, name: str, call_id: str, call_key: str = ""
+) -> tuple[Tool, ToolContext] | None:
     """The tool called ``name`` and its context, when this agent has it and it is enabled."""
     tool = st.agent.tool(name)
     if tool is None:
         return None
-    tctx = tool_context(tool, st.ctx.task_id, st.agent.name, call_id, st.ctx.turn, st.ctx.owner_id)
+    tctx = tool_context(
+        tool, st.ctx.task_id, st.agent.name, call_id, st.ctx.turn, st.ctx.owner_id, call_key
+    )
     if tool.enabled is not None and not tool.enabled(tctx):
         return None
     return tool, tctx
 
 
-async def _start_call(st: TurnState, call: ToolCall) -> BodyResult | None:
+async def _start_call(st: TurnState, call: ToolCall, key: str) -> BodyResult | None:
     """Start one tool call: a body result, or None when it opened a hook session."""
-    offered = _offered(st, call.name, call.id)
+    offered = _offered(st, call.name, call.id, key)
     if offered is None:
         names = ", ".join(t.name for t in st.agent.tools) or "none"
         return BodyResult(error_result(f"unknown tool {call.name!r}; available tools: {names}"))
@@ -221,7 +225,7 @@ async def _start_call(st: TurnState, call: ToolCall) -> BodyResult | None:
         return BodyResult(error_result(exc))
     if not tool.hook_plan:
         return await run_body(tool, args, tctx)
-    session = hook_flow.start_session(st, tool, call.id, json.loads(call.arguments or "{}"))
+    session = hook_flow.start_session(st, tool, call.id, key, json.loads(call.arguments or "{}"))
     try:
         await hook_flow.request_stage(st, tool, session)
     except hook_flow.HookSessionEnded as ended:

@@ -21,12 +21,16 @@ if TYPE_CHECKING:
     from factorial_aws.runtime.env import TurnState
 
 
-def register(st: TurnState, call_id: str, tool_name: str, instruction: WaitInstruction) -> None:
-    """Record a wait returned by a tool call; its tool message waits for the wake."""
+def register(
+    st: TurnState, call_id: str, call_key: str, tool_name: str, instruction: WaitInstruction
+) -> None:
+    """Record a wait returned by a tool call; its tool message waits for the wake. The wait id
+    comes from ``call_key`` (replay-stable), the tool message answers ``call_id``."""
     now = st.env.clock.now()
     common: dict[str, Any] = {
-        "wait_id": ids.wait_id(st.ctx.task_id, call_id),
+        "wait_id": ids.wait_id(st.ctx.task_id, call_key),
         "tool_call_id": call_id,
+        "call_key": call_key,
         "tool_name": tool_name,
         "created_at": now,
         "data": instruction.data,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import ValidationError
 
 from factorial_aws.agents.hooks import validate_payload
-from factorial_aws.errors import PayloadTooLargeError, StateCorruptedError
+from factorial_aws.errors import ContextTooLargeError, PayloadTooLargeError, StateCorruptedError
 from factorial_aws.store import hooks as store_hooks
 from factorial_aws.store import keys
 from factorial_aws.store import webhooks as store_webhooks
@@ -73,7 +73,8 @@ def resolve_by_source(
     drop_from: str | None = None,
 ) -> ResolveResult | None:
     """Resolve one hook with a verified event of ``source``: None when the hook's type rejects
-    the event (or the app no longer has the type; the hook stays open), else the store's result.
+    the event (or the app no longer has the type, or the event would take the task's context over
+    its cap; the hook stays open), else the store's result.
     ``drop_from``: the routing index key to remove the hook from in the same round trip."""
     hook_type = app.hook_type(hook_id)
     if hook_type is None:
@@ -83,15 +84,19 @@ def resolve_by_source(
         validate_payload(hook_type, value)
     except (ValidationError, PayloadTooLargeError):
         return None
-    result = store_hooks.resolve_hook(
-        sc,
-        hook_id,
-        text,
-        "",
-        idempotency_key(source, delivery_id),
-        sources=(source,),
-        index=[IndexDrop(drop_from, hook_id)] if drop_from else (),
-    )
+    try:
+        result = store_hooks.resolve_hook(
+            sc,
+            hook_id,
+            text,
+            "",
+            idempotency_key(source, delivery_id),
+            sources=(source,),
+            index=[IndexDrop(drop_from, hook_id)] if drop_from else (),
+        )
+    except ContextTooLargeError:  # the event would take the task's context over its cap
+        log.warning("event for %s left out: over the task's context cap", hook_id)
+        return None
     if result.seq:
         dispatcher.turn(result.task_id, result.seq)
     return result

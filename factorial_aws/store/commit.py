@@ -28,8 +28,14 @@ from factorial_aws.core.outcomes import (
     Retry,
     TurnOutcome,
 )
-from factorial_aws.core.records import ChildSpec, HookRequest, TaskContext, initial_messages
-from factorial_aws.errors import StateCorruptedError
+from factorial_aws.core.records import (
+    ChildSpec,
+    HookRequest,
+    TaskContext,
+    TaskEvent,
+    initial_messages,
+)
+from factorial_aws.errors import ContextTooLargeError, StateCorruptedError
 from factorial_aws.store import keys
 from factorial_aws.store.base import StoreContext, to_ms
 from factorial_aws.store.scripts import ANY_LEASE, IndexDrop, IndexMove, IndexOp, IndexWrite
@@ -149,11 +155,31 @@ def _index(sc: StoreContext, claimed: Claimed, outcome: TurnOutcome) -> list[Ind
     return index
 
 
+def _context_too_large(claimed: Claimed, size: int, cap: int) -> Fail:
+    err = ContextTooLargeError(
+        f"the turn would write a task context of {size} bytes, over the cap of {cap}"
+    )
+    event = TaskEvent(kind="failed", data={"code": err.code, "message": err.message})
+    return Fail(context=claimed.context, code=err.code, message=err.message, events=(event,))
+
+
 def commit_turn(
     sc: StoreContext, claimed: Claimed, outcome: TurnOutcome
 ) -> Committed | StaleCommit:
-    """Commit a turn's outcome for the claim that ran it (one round trip)."""
+    """Commit a turn's outcome for the claim that ran it (one round trip).
+
+    An outcome whose context (or a spawned child's first context) would pass the cap
+    (``max_context_bytes``) is not written: the task fails with ``context_too_large`` instead,
+    keeping the context it had (the turn engine cuts oversized tool results first, so this is the
+    last line: a model reply or a transcript that grew past the cap anyway).
+    """
     task_id = claimed.task_id
+    ctx_json = encode(outcome.context)
+    kids = [_child_fields(claimed, c) for c in outcome.spawned]
+    largest = max([len(ctx_json), *(len(k["ctx"].encode()) for k in kids)])
+    if largest > sc.settings.max_context_bytes:
+        outcome = _context_too_large(claimed, largest, sc.settings.max_context_bytes)
+        ctx_json, kids = encode(outcome.context), []
     parent = claimed.parent or task_id
     requests = outcome.requests if isinstance(outcome, ParkHooks) else ()
     waiting = outcome.waiting_on if isinstance(outcome, ParkHooks) else ()
@@ -185,7 +211,7 @@ def commit_turn(
         sc.now_arg(),
         claimed.fence,
         outcome.kind,
-        encode(outcome.context).decode(),
+        ctx_json.decode(),
         json.dumps(events),
         claimed.inbox_len,
         outcome.context.turn,
@@ -194,7 +220,7 @@ def commit_turn(
         len(waiting),
         _detail(outcome),
         *(json.dumps(_hook_fields(r)) for r in requests),
-        *(json.dumps(_child_fields(claimed, c)) for c in outcome.spawned),
+        *(json.dumps(k) for k in kids),
     ]
     res = sc.scripts.call_indexed("commit_turn", script_keys, args, _index(sc, claimed, outcome))
     if res[0] == "stale":

@@ -18,7 +18,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from factorial_aws.core import ids
+from factorial_aws.core.records import check_text
 from factorial_aws.errors import (
+    ContextTooLargeError,
     StateCorruptedError,
     StoreUnavailableError,
     TaskFinishedError,
@@ -121,26 +123,38 @@ def steer_task(sc: StoreContext, task_id: str, text: str) -> None:
     Raises:
         TaskNotFoundError: no such task.
         TaskFinishedError: the task ended.
+        ContextTooLargeError: the task's context would pass its cap (nothing written).
     """
     _check_id(task_id)
+    check_text(text, "text")
     ks = [keys.task(task_id), keys.inbox(task_id), keys.events(task_id)]
-    res = _call(sc, "steer_task", task_id, ks, [text])
+    cap = sc.settings.max_context_bytes
+    res = _call(sc, "steer_task", task_id, ks, [text, cap])
     if res[0] == "finished":
         raise TaskFinishedError(f"task {task_id} is {res[1]}")
+    if res[0] == "too_large":
+        raise ContextTooLargeError(
+            f"task {task_id}: this message would take its context to {res[1]} bytes, "
+            f"over the cap of {cap}"
+        )
 
 
-def reclaim_lapsed_lease(sc: StoreContext, task_id: str, fence: int | None = None) -> int:
+def reclaim_lapsed_lease(
+    sc: StoreContext, task_id: str, fence: int | None = None, *, force: bool = False
+) -> int:
     """Queue again a ``running`` task whose lease lapsed (its turn died).
 
     Args:
         fence: the fence the caller saw; if the task was claimed again since, nothing happens.
+        force: reclaim even a lease that has not lapsed: the caller knows the turn holding it
+            died (the dev server at start, on a state dir no other process holds).
 
     Returns:
         The new seq (send a turn message with it), or 0: live lease, fenced, or not running.
     """
     _check_id(task_id)
     ks = [keys.task(task_id), keys.events(task_id)]
-    args: list[Arg] = ["" if fence is None else fence]
+    args: list[Arg] = ["" if fence is None else fence, "force" if force else ""]
     intent = dispatch_intent(sc, task_id)
     res = _call(sc, "reclaim_lapsed_lease", task_id, ks, args, [intent])
     if res[0] == "requeued":

@@ -230,6 +230,7 @@ def resolve_hook(
 
     Raises:
         InvalidInputError: an idempotency key over ``MAX_IDEMPOTENCY_KEY_CHARS``.
+        ContextTooLargeError: the payload would take the task's context over its cap.
     """
     if idempotency_key is not None and len(idempotency_key) > MAX_IDEMPOTENCY_KEY_CHARS:
         raise errors.InvalidInputError(
@@ -245,6 +246,7 @@ def resolve_hook(
         idempotency_key or "",
         "1" if early_token else "0",
         max(sc.settings.early_resolve_ttl_s * 1000, 2 * sc.settings.lease_ms),
+        sc.settings.max_context_bytes,
         " ".join(sources),
     ]
     res = sc.scripts.call_indexed(
@@ -271,6 +273,11 @@ def _resolve_reply(hook_id: str, res: list[Any], payload_text: str | None) -> Re
         return ResolveResult(outcome, hook_id, task_id, payload=payload, replay=replay)
     if outcome == "expired":
         return ResolveResult(outcome, hook_id, task_id, int(res[2]) if len(res) > 2 else 0)
+    if outcome == "too_large":
+        raise errors.ContextTooLargeError(
+            f"hook {hook_id}: this payload would take task {task_id}'s context to {res[2]} "
+            "bytes, over its cap"
+        )
     if outcome in ("checked", "already_resolved", "cancelled", "invalid_signature"):
         return ResolveResult(outcome, hook_id, task_id)
     raise errors.StateCorruptedError(f"resolve_hook on {hook_id}: unexpected outcome {outcome!r}")

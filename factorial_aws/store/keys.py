@@ -90,6 +90,12 @@ def task_key_set(task_id: str) -> list[str]:
     return [*task_keys(task_id), task_hooks(task_id), kids(task_id), join(task_id)]
 
 
+def task_pattern() -> str:
+    """A ``SCAN MATCH`` pattern that finds every task hash (and a few other keys: filter the
+    matches with :func:`task_id_of`)."""
+    return f"{PREFIX}:*:t:*"
+
+
 def task_keys(task_id: str) -> list[str]:
     """The per-task keys, in the order scripts take them: task, ctx, inbox, events."""
     return [task(task_id), ctx(task_id), inbox(task_id), events(task_id)]

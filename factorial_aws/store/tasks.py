@@ -21,8 +21,14 @@ from typing import TYPE_CHECKING, Any
 from factorial_aws.core import ids
 from factorial_aws.core.codec import decode as decode_record
 from factorial_aws.core.codec import encode
-from factorial_aws.core.records import TaskContext, TaskInput, TurnInput, initial_messages
-from factorial_aws.errors import IdempotencyConflictError, PayloadTooLargeError
+from factorial_aws.core.records import (
+    TaskContext,
+    TaskInput,
+    TurnInput,
+    check_text,
+    initial_messages,
+)
+from factorial_aws.errors import ContextTooLargeError, IdempotencyConflictError
 from factorial_aws.store import keys
 from factorial_aws.store.inbox import parse_inbox
 from factorial_aws.store.scripts import ANY_LEASE, IndexMove, IndexWrite
@@ -147,6 +153,9 @@ def create_task(
     """
     messages = initial_messages(task_input)
     owner = owner_id or ""
+    check_text(owner, "owner_id")
+    if idempotency_key:
+        check_text(idempotency_key, "idempotency key")
     task_id = (
         ids.idempotent_root_task_id(owner, idempotency_key)
         if idempotency_key
@@ -156,7 +165,10 @@ def create_task(
     ctx = TaskContext(task_id=task_id, agent=agent, owner_id=owner_id, messages=messages)
     ctx_json = encode(ctx)
     if len(ctx_json) > sc.settings.max_context_bytes:
-        raise PayloadTooLargeError(f"input is over {sc.settings.max_context_bytes} bytes")
+        raise ContextTooLargeError(
+            f"input is {len(ctx_json)} bytes as a task context, over the cap of "
+            f"{sc.settings.max_context_bytes}"
+        )
     task_keys = [*_per_task_keys(task_id), keys.registry(task_id), keys.kids(task_id)]
     index = [dispatch_intent(sc, task_id, 1)]
     if owner:

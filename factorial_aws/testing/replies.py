@@ -13,8 +13,10 @@ Imports only the standard library and :mod:`factorial_aws.core.records`; never `
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import string
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -197,17 +199,32 @@ def error_reply(
     return ErrorReply(status=status, message=message, type=type, code=code, delay_s=delay_s)
 
 
-class CallIdSequence:
-    """Generates ``call_1``, ``call_2``... for specs without an id (thread-safe)."""
+_ALNUM = string.ascii_letters + string.digits
 
-    def __init__(self) -> None:
+
+class CallIdSequence:
+    """Generates ``call_1``, ``call_2``... for specs without an id (thread-safe); with
+    ``alphanumeric=True``, distinct 9-character ids of letters and digits instead, as some
+    providers issue (deterministic: derived from the counter)."""
+
+    def __init__(self, *, alphanumeric: bool = False) -> None:
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
+        self._alphanumeric = alphanumeric
 
     def next_id(self) -> str:
         """The next unused id."""
         with self._lock:
-            return f"call_{next(self._counter)}"
+            n = next(self._counter)
+        if not self._alphanumeric:
+            return f"call_{n}"
+        digest = hashlib.sha256(f"stub-call-{n}".encode()).digest()
+        head = "".join(_ALNUM[b % len(_ALNUM)] for b in digest[:4])
+        tail = ""
+        for _ in range(5):  # the counter in base 62: distinct ids
+            n, digit = divmod(n, len(_ALNUM))
+            tail += _ALNUM[digit]
+        return head + tail
 
     def resolve(self, spec: ToolCallSpec | ToolCall) -> ToolCall:
         """The :class:`ToolCall` record of ``spec``, generating its id if it has none."""

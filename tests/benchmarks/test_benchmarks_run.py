@@ -40,14 +40,23 @@ def run(script: str, *args: str) -> str:
         ),
         ("turn_overhead.py", ("--iterations", "2", "--turns", "2"), "turn_overhead:"),
         ("cold_start.py", ("--runs", "1"), "cold_start:"),
-        ("dev_server.py", ("--tasks", "3", "--starts", "1"), "dev_server:"),
+        ("dev_server.py", ("--tasks", "3", "--starts", "1", "--soak", "3"), "dev_server:"),
+        ("soak.py", ("--tasks", "16", "--workers", "8"), "soak:"),
         (
             "webhooks_bench.py",
             ("--open", "20", "--iterations", "3", "--early", "5"),
             "webhooks_bench:",
         ),
     ],
-    ids=["store_bench", "index_bench", "turn_overhead", "cold_start", "dev_server", "webhooks"],
+    ids=[
+        "store_bench",
+        "index_bench",
+        "turn_overhead",
+        "cold_start",
+        "dev_server",
+        "soak",
+        "webhooks",
+    ],
 )
 def test_benchmark_prints_its_table(script: str, args: tuple[str, ...], title: str) -> None:
     out = run(script, *args)
@@ -65,6 +74,9 @@ def test_benchmark_prints_its_table(script: str, args: tuple[str, ...], title: s
     if script == "dev_server.py":
         assert "resolve answered -> next turn starts, p99" in out
         assert "one-node cluster" in out  # the start is measured on a cluster too
+        assert "turn workers)" in out and "RSS after the first 3 (warm-up)" in out
+    if script == "soak.py":
+        assert re.search(r"^calls applied twice\s+0\s+0\s+ok$", out, re.MULTILINE), out
 
 
 def test_cold_start_measures_handlers_that_exist(tmp_path: Path) -> None:

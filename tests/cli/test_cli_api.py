@@ -61,7 +61,8 @@ class Dev:
 
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
-    log = tmp_path_factory.mktemp("dev") / "dev.log"
+    where = tmp_path_factory.mktemp("dev")
+    log = where / "dev.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
             [
@@ -72,6 +73,8 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
                 "examples.payments.app:app",
                 "--port",
                 "0",
+                "--state-dir",
+                str(where / "state"),
             ],
             cwd=ROOT,
             env=cli_env(FACTORIAL_HOOK_SECRET=SECRET.decode()),
@@ -223,6 +226,7 @@ def test_cancel_a_parked_task(dev: Dev) -> None:
     cancelled = dev.cli("tasks", "cancel", task_id)
     assert cancelled.returncode == 0, cancelled.stderr
     assert f"cancelled {task_id}" in cancelled.stdout
+    assert f"task {task_id}: cancelled" in dev.log.read_text()  # the dev server says so too
     shown = dev.cli("tasks", "show", task_id, "--json")
     assert json.loads(shown.stdout)["status"] == "cancelled"
     steer = dev.cli("tasks", "steer", task_id, "hello?")

@@ -4,10 +4,13 @@ errors, URL and settings resolution, and SigV4 signing (fake credentials, no net
 from __future__ import annotations
 
 import io
+import os
 import re
+import shlex
 import socket
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,8 @@ from factorial_aws.aws import sigv4
 from factorial_aws.aws.settings import DevSettings, SettingsError
 from factorial_aws.cli import main, scaffold
 from factorial_aws.cli.client import ApiClient
+from factorial_aws.cli.dev import load_app
+from factorial_aws.cli.errors import CliError
 from factorial_aws.cli.output import Console
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +79,56 @@ def test_init_scaffolds_a_project_whose_own_test_passes(tmp_path: Path) -> None:
     assert "2 passed" in tested.stdout
 
 
+def test_the_scaffold_installs_the_framework_into_a_fresh_venv(tmp_path: Path) -> None:
+    """The install command of the scaffold's README, in a new venv: it installs factorial_aws
+    (not on PyPI) from this source tree. Offline: the venv borrows this venv's packages (pip and
+    the dependencies) through a path file, and pip installs with --no-deps."""
+    project = tmp_path / "refunds"
+    assert cli("init", str(project)).returncode == 0
+    assert f"factorial-aws @ {ROOT.as_uri()}" in (project / "requirements.txt").read_text()
+    readme = (project / "README.md").read_text()
+    (line,) = [x for x in readme.splitlines() if x.startswith("pip install ")]
+    args = shlex.split(line)[2:]
+    assert args[-1] == "pytest" and args[:-1] == ["-e", str(ROOT)], line
+    assert "pip install factorial-aws" not in readme
+
+    fresh = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(fresh)], check=True)
+    python = str(fresh / "bin" / "python")
+    env = {"PATH": f"{fresh / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    env.update({k: v for k, v in os.environ.items() if k.startswith("PIP_")})
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True, text=True, check=True, env=env,
+    ).stdout.strip()  # fmt: skip
+    Path(site, "_borrowed.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    probe = [python, "-c", "import factorial_aws; print(factorial_aws.__file__)"]
+    assert subprocess.run(probe, cwd=tmp_path, env=env, capture_output=True).returncode != 0
+
+    installed = subprocess.run(
+        [python, "-m", "pip", "install", "--no-deps", "--quiet", *args[:-1]],
+        cwd=project, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    found = subprocess.run(probe, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert found.stdout.strip() == str(ROOT / "factorial_aws" / "__init__.py"), found.stderr
+    assert (fresh / "bin" / "factorial-aws").is_file()
+    tested = subprocess.run(
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "2 passed" in tested.stdout
+
+
+def test_init_from_a_vcs_url_names_it_in_the_readme_and_requirements(tmp_path: Path) -> None:
+    url = "git+https://example.org/factorial_aws@v0.1.0"
+    status, out, _ = run_main("init", str(tmp_path / "p"), "--from", url)
+    assert status == 0 and f"factorial_aws installs from {url}" in out
+    assert f"pip install 'factorial-aws @ {url}' pytest" in (tmp_path / "p/README.md").read_text()
+    assert f"factorial-aws @ {url}" in (tmp_path / "p/requirements.txt").read_text()
+
+
 def test_init_refuses_a_non_empty_directory(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine")
     status, _, err = run_main("init", str(tmp_path))
@@ -122,8 +177,14 @@ def test_init_without_the_repository_says_where_the_template_comes_from(
             "error: app_import_failed: importing 'broken' failed: RuntimeError: boom",
         ),
         ("not a ref", 2, "error: invalid_app_ref: 'not a ref' is not MODULE:ATTR"),
+        (
+            "examples.payments:app",
+            1,
+            "error: attribute_not_found: module 'examples.payments' has no attribute 'app'; "
+            "did you mean examples.payments.app:app?",
+        ),
     ],
-    ids=["no-module", "no-attribute", "not-an-app", "import-fails", "malformed"],
+    ids=["no-module", "no-attribute", "not-an-app", "import-fails", "malformed", "package"],
 )
 def test_dev_explains_a_bad_app_reference(
     tmp_path: Path, ref: str, status: int, expected: str
@@ -134,6 +195,27 @@ def test_dev_explains_a_bad_app_reference(
     assert done.returncode == status
     assert done.stderr.startswith(expected), done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_package_whose_app_module_is_loaded_gets_the_same_hint() -> None:
+    import examples.payments.app  # noqa: F401 - now `examples.payments.app` is the module
+
+    with pytest.raises(CliError) as raised:
+        load_app("examples.payments:app", ROOT)
+    assert raised.value.code == "not_an_app"
+    assert raised.value.message.endswith("did you mean examples.payments.app:app?")
+
+
+def test_dev_on_a_port_in_use_suggests_another(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        (tmp_path / "examples").symlink_to(ROOT / "examples")
+        done = cli("dev", "examples.payments.app:app", "--port", str(port), cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: address_in_use: cannot serve on 127.0.0.1:{port}: ")
+    assert "--port" in done.stderr and "Traceback" not in done.stderr
 
 
 # --- hooks resolve: the payload is checked before anything is sent ---
@@ -229,6 +311,21 @@ def test_dev_settings_read_the_api_url() -> None:
     assert DevSettings.from_env({}).api_url is None
     with pytest.raises(SettingsError, match="FACTORIAL_API_URL"):
         DevSettings.from_env({"FACTORIAL_API_URL": "127.0.0.1:8000"})
+
+
+def test_the_turn_pool_size_comes_from_the_flag_else_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert DevSettings.from_env({"FACTORIAL_DEV_WORKERS": "3"}).workers == 3
+    assert DevSettings.from_env({}).workers is None
+    with pytest.raises(SettingsError, match="FACTORIAL_DEV_WORKERS must be positive"):
+        DevSettings.from_env({"FACTORIAL_DEV_WORKERS": "0"})
+    with pytest.raises(SystemExit) as exit_:
+        main(["dev", "app:app", "--workers", "0"])
+    assert exit_.value.code == 2 and "at least 1 worker" in capsys.readouterr().err
+    monkeypatch.setenv("FACTORIAL_DEV_WORKERS", "many")
+    status, _, err = run_main("dev", "examples.payments.app:app", "--ephemeral")
+    assert status == 1 and err.startswith("error: invalid_settings: FACTORIAL_DEV_WORKERS")
 
 
 def test_only_a_non_loopback_https_api_is_signed() -> None:

@@ -249,3 +249,25 @@ def test_the_outputs_named_in_deploy_md_exist() -> None:
     text = (DOCS / "deploy.md").read_text()
     line = text[text.index("Outputs: ") : text.index("```sh", text.index("Outputs: "))]
     assert set(re.findall(r"`(\w+)`", line)) == set(sam_template()["Outputs"])
+
+
+def test_the_cache_access_table_lists_exactly_the_acl_commands() -> None:
+    """docs/deploy.md's "Cache access" table names each command the cache user's access string
+    grants, and no other (``+script|load`` is written ``SCRIPT LOAD``)."""
+    from tests.infra.cache_acl import access_string
+
+    text = (DOCS / "deploy.md").read_text()
+    section = text[text.index("### Cache access") : text.index("## How the template is built")]
+    rows = [row.split("|")[1] for row in section.splitlines() if row.startswith("| `")]
+    documented = {
+        c.lower().replace(" ", "|") for row in rows for c in re.findall(r"`([A-Z ]+)`", row)
+    }
+    granted = {rule[1:] for rule in access_string().split() if rule.startswith("+")}
+    assert documented == granted
+
+
+def test_the_permissions_table_names_every_role() -> None:
+    text = (DOCS / "deploy.md").read_text()
+    section = text[text.index("## Permissions") : text.index("### Cache access")]
+    documented = set(re.findall(r"^\| `(\w+Role)`", section, re.MULTILINE))
+    assert documented == _template_resources("AWS::IAM::Role")

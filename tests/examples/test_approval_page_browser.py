@@ -12,6 +12,7 @@ turned off (this runs on a closed network: only 127.0.0.1 is reachable).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -59,8 +60,8 @@ def _find(name: str) -> str | None:
     return found
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+@contextlib.contextmanager
+def _chromium(profile: Path, *, javascript: bool = True) -> Iterator[WebDriver]:
     chromium, driver_bin = _find("chromium"), _find("chromedriver")
     missing = [n for n, p in (("chromium", chromium), ("chromedriver", driver_bin)) if not p]
     if missing:
@@ -74,7 +75,11 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
     options.binary_location = str(chromium)
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.add_argument(f"--user-data-dir={profile}")
+    if not javascript:
+        options.add_experimental_option(
+            "prefs", {"profile.managed_default_content_settings.javascript": 2}
+        )
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = Service(executable_path=str(driver_bin), log_output=subprocess.DEVNULL)
     driver = webdriver.Chrome(options=options, service=service)
@@ -83,6 +88,18 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    with _chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser_without_js(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    with _chromium(tmp_path_factory.mktemp("chromium-nojs"), javascript=False) as driver:
+        yield driver
 
 
 def _wait(driver: WebDriver, check: Any, what: str, timeout_s: float = 5.0) -> Any:
@@ -145,6 +162,29 @@ def test_a_manager_approves_in_the_browser_and_the_task_completes(
     assert api.hook(hook_id)["status"] == "resolved"
     browser.refresh()
     assert "This request is resolved; nothing more to do." in browser.page_source
+    assert _csp_violations(browser) == []
+
+
+def test_with_javascript_off_the_form_posts_itself_and_the_task_completes(
+    serve: Any, browser_without_js: WebDriver
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser = browser_without_js
+    api = serve(payments.app, payments_stub.stub_reply)
+    task_id = api.create("payments", "Pay 40.00 USD to DE89370400440532013000.")
+    hook_id = api.parked_hook(task_id)["hook_id"]
+    browser.get(f"{api.base}/hooks/{hook_id}?token={api.token(hook_id)}")
+    _field(browser, "approved").click()
+    _field(browser, "reviewer").send_keys("ana")
+    browser.find_element(By.CSS_SELECTOR, "#hook-form button[type=submit]").click()
+    _wait(browser, lambda d: "Submitted. Thank you." in d.page_source, "the answer page")
+    # the browser itself posted the form and shows the answer page (the script, when it runs,
+    # posts JSON and stays on the hook page)
+    assert browser.current_url == f"{api.base}/hooks/{hook_id}/resolve"
+    done = api.wait(task_id)
+    assert done["status"] == "completed", api.log()
+    assert done["output"].endswith("sent 4000 cents to DE89370400440532013000, approved by ana")
     assert _csp_violations(browser) == []
 
 

@@ -89,7 +89,10 @@ class _Rules:
 @pytest.fixture
 def stub() -> Iterator[tuple[StubOpenAIServer, _Rules]]:
     rules = _Rules()
-    with StubOpenAIServer(default_reply=rules) as server:
+    # like providers that validate their own ids: 9 letters and digits, anything else refused
+    with StubOpenAIServer(
+        default_reply=rules, provider_call_ids=True, reject_foreign_call_ids=True
+    ) as server:
         yield server, rules
 
 

@@ -47,7 +47,7 @@ def test_approval_parks_on_a_hook_and_completes_once_it_is_resolved(
 
     page = h.http("GET", f"/hooks/{hook_id}", headers={"Accept": "text/html,*/*;q=0.8"})
     assert page.status == 200 and page.headers["content-type"].startswith("text/html")
-    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["referrer-policy"] == "same-origin"
     assert "&lt;b&gt;urgent&lt;/b&gt;" in page.text and "<b>urgent</b>" not in page.text
     assert 'type="checkbox"' in page.text and 'name="reviewer"' in page.text
     assert h.task(task_id)["status"] == "waiting_hook"  # describing resolved nothing

@@ -49,23 +49,39 @@ def test_the_scheduler_role_may_only_send_to_the_turn_queue() -> None:
     role = cfn_template()["Resources"]["SchedulerRole"]["Properties"]
     assert "ManagedPolicyArns" not in role
     assert _grants("SchedulerRole") == {"sqs:SendMessage": [{"Fn::GetAtt": ["TurnQueue", "Arn"]}]}
-    trust = role["AssumeRolePolicyDocument"]["Statement"]
-    assert [s["Principal"] for s in trust] == [{"Service": "scheduler.amazonaws.com"}]
-    assert trust[0]["Condition"] == {
-        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
-    }
+    assert _schedule_trust("SchedulerRole") == {"Fn::Sub": GROUP_ARN + "${WakeScheduleGroup}"}
+
+
+GROUP_ARN = "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule-group/"
+
+
+def _schedule_trust(role: str) -> Any:
+    """The schedule group a schedule role's trust policy admits (the confused deputy guard of
+    EventBridge Scheduler: aws:SourceAccount and aws:SourceArn of the schedule group)."""
+    trust = cfn_template()["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]
+    (statement,) = trust["Statement"]
+    assert statement["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert statement["Action"] == "sts:AssumeRole"
+    condition = statement["Condition"]["StringEquals"]
+    assert set(condition) == {"aws:SourceAccount", "aws:SourceArn"}
+    assert condition["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    return condition["aws:SourceArn"]
 
 
 def test_functions_manage_schedules_in_their_group_only() -> None:
-    for role in ("ApiFunctionRole", "TurnFunctionRole"):
-        grants = _grants(role)
-        for action in ("scheduler:CreateSchedule", "scheduler:DeleteSchedule"):
-            assert grants[action] == [{"Fn::Sub": SCHEDULE_ARN}], role
-        assert grants["iam:PassRole"] == [{"Fn::GetAtt": ["SchedulerRole", "Arn"]}], role
-        pass_role = next(s for s in _statements(role) if s["Action"] == "iam:PassRole")
-        assert pass_role["Condition"] == {
-            "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}
-        }
+    """Turns create wake schedules (passing the scheduler role); the API deletes them when it
+    cancels a task; the sweep does neither (tests/infra/test_iam_simulation.py proves each)."""
+    turn = _grants("TurnFunctionRole")
+    assert turn["scheduler:CreateSchedule"] == [{"Fn::Sub": SCHEDULE_ARN}]
+    assert turn["iam:PassRole"] == [{"Fn::GetAtt": ["SchedulerRole", "Arn"]}]
+    pass_role = next(s for s in _statements("TurnFunctionRole") if s["Action"] == "iam:PassRole")
+    assert pass_role["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}
+    }
+    assert "scheduler:DeleteSchedule" not in turn
+    api = _grants("ApiFunctionRole")
+    assert api["scheduler:DeleteSchedule"] == [{"Fn::Sub": SCHEDULE_ARN}]
+    assert not {"scheduler:CreateSchedule", "iam:PassRole"} & set(api)
     assert not any(a.startswith(("scheduler:", "iam:")) for a in _grants("MaintenanceFunctionRole"))
 
 
@@ -112,14 +128,23 @@ def test_functions_log_to_their_own_log_group() -> None:
         assert "logs:CreateLogGroup" not in grants, fn_name
 
 
-def test_generated_roles_are_scoped_too() -> None:
-    """SAM generates one role, for the maintenance schedule: it may only invoke that function
-    and send the deliveries it gives up on to the schedule dead-letter queue."""
+def test_the_sweep_schedule_has_its_own_guarded_role() -> None:
+    """No generated role: SAM's for the sweep schedule has no confused deputy guard. Ours may
+    only invoke the maintenance function and dead-letter a delivery it gave up on."""
     template = cfn_template()
-    explicit = {"SchedulerRole", "ApiFunctionRole", "TurnFunctionRole", "MaintenanceFunctionRole"}
-    generated = set(resources(template, "AWS::IAM::Role")) - explicit
-    assert generated == {"MaintenanceFunctionSweepRole"}
-    assert _grants("MaintenanceFunctionSweepRole") == {
+    explicit = {
+        "SchedulerRole",
+        "ApiFunctionRole",
+        "TurnFunctionRole",
+        "MaintenanceFunctionRole",
+        "MaintenanceSweepRole",
+    }
+    assert set(resources(template, "AWS::IAM::Role")) == explicit
+    target = template["Resources"]["MaintenanceFunctionSweep"]["Properties"]["Target"]
+    assert target["RoleArn"] == {"Fn::GetAtt": ["MaintenanceSweepRole", "Arn"]}
+    assert "GroupName" not in template["Resources"]["MaintenanceFunctionSweep"]["Properties"]
+    assert _schedule_trust("MaintenanceSweepRole") == {"Fn::Sub": GROUP_ARN + "default"}
+    assert _grants("MaintenanceSweepRole") == {
         "lambda:InvokeFunction": [{"Fn::GetAtt": ["MaintenanceFunction", "Arn"]}],
         "sqs:SendMessage": [{"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]}],
     }

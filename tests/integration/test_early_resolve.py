@@ -12,9 +12,11 @@ import pytest
 from factorial_aws import Agent, App, Hook, HookRequestContext, PendingHook, hook, tool
 from factorial_aws.llm.base import ModelRequest
 from factorial_aws.runtime import runner
+from factorial_aws.runtime.dispatch import Dispatcher
 from factorial_aws.store import keys
 from factorial_aws.store.control import expire_tree
 from factorial_aws.store.hooks import ResolveResult
+from factorial_aws.store.tasks import dispatch_key, lease_score
 from factorial_aws.store.views import read_events
 from factorial_aws.testing import ScriptedModel
 from tests.integration.conftest import StackFactory
@@ -107,3 +109,50 @@ def test_an_early_resolve_for_a_call_never_committed_goes_with_the_tree(
     assert 0 < client.ttl(hook_key) <= stack.settings.tree_ttl_s
     member = f"h:{early.hook_id}".encode()
     assert member in client.smembers(keys.registry(task.task_id))
+
+
+def test_a_park_made_runnable_by_an_early_resolve_survives_a_lost_turn_message(
+    make_stack: StackFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit that registers the hook finds the early payload and leaves the task queued.
+    Even when the task's index entry is a lease entry by then (the sweep re-scored it during a
+    long turn) and the turn message after the commit is lost, the sweep finds the task."""
+
+    def rule(req: ModelRequest) -> Any:
+        tools = sum(1 for m in req.messages if m.role == "tool")
+        return "done" if tools else [ScriptedModel.call("launch")]
+
+    stack = _stack(make_stack, rule)
+    task = stack.control.create_task("l", "go")
+    client = stack.store.client
+    entry_key = dispatch_key(task.task_id)
+    real_turn = Dispatcher.turn
+    lost: list[int] = []
+    real_commit = runner.commit_turn
+
+    def commit_after_a_sweep(sc: Any, claimed: Any, outcome: Any) -> Any:
+        if outcome.kind == "park_hooks":  # what the sweep does to the entry of a running task
+            client.zadd(entry_key, {task.task_id: lease_score(sc.now_ms() + 30_000)})
+        return real_commit(sc, claimed, outcome)
+
+    def lose_the_second_turn_message(
+        self: Dispatcher, task_id: str, seq: int, delay_s: float = 0
+    ) -> None:
+        if seq == 2 and not lost:
+            lost.append(seq)  # the process died between the commit and the send
+            return
+        real_turn(self, task_id, seq, delay_s)
+
+    monkeypatch.setattr(runner, "commit_turn", commit_after_a_sweep)
+    monkeypatch.setattr(Dispatcher, "turn", lose_the_second_turn_message)
+    for _ in range(3):
+        stack.run_due()
+    assert lost == [2]
+    assert stack.control.get_task(task.task_id).status == "queued"
+    assert client.zscore(entry_key, task.task_id) is not None  # findable by the sweep
+    stack.clock.advance(seconds=stack.settings.dispatch_grace_ms / 1000 + 1)
+    assert stack.sweep().redispatched == 1
+    for _ in range(3):
+        stack.run_due()
+    view = stack.control.get_task(task.task_id)
+    assert (view.status, view.output) == ("completed", "done")

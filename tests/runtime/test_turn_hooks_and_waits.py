@@ -22,9 +22,11 @@ from factorial_aws.core.outcomes import Complete, Continue, ParkChildren, ParkHo
 from factorial_aws.core.records import (
     ChildOutcome,
     HookMode,
+    HookSessionState,
     HookStatus,
     HookUpdate,
     Message,
+    PendingWait,
     TurnInput,
     Wake,
 )
@@ -95,8 +97,10 @@ def test_hook_session_over_three_stages_then_the_final_continuation(clock: FakeC
     first = h.turn()
     assert isinstance(first, ParkHooks)
     (req,) = first.requests
-    call_id = h.ctx.messages[-1].tool_calls[0].id
-    session = ids.hook_session_id(h.ctx.task_id, call_id, "wire")
+    asked = h.ctx.messages[-1].tool_calls[0]
+    call_id = asked.id
+    key = ids.tool_call_key(1, 0, "wire", asked.arguments)
+    session = ids.hook_session_id(h.ctx.task_id, key, "wire")
     assert (
         req.hook_id == ids.hook_id(session, "approval", SECRET, hook_type_code(Approval))
         and req.param == "approval"
@@ -317,6 +321,32 @@ def test_children_are_spawned_deterministically_and_their_outcomes_reach_the_mod
     assert [c["output"] for c in body["children"]] == [f"out {c[-3:]}" for c in expected]
 
 
+def test_child_outputs_over_the_context_cap_reach_the_model_cut_with_a_note(
+    clock: FakeClock,
+) -> None:
+    from dataclasses import replace
+
+    from factorial_aws.core.codec import encode
+
+    model = ScriptedModel([call("fan_out", topics=["a", "b"])], "summary")
+    h = Harness(_agent(fan_out), model, clock)
+    h.env = replace(h.env, max_context_bytes=30_000)
+    parked = h.turn()
+    assert isinstance(parked, ParkChildren)
+    outcomes = tuple(
+        ChildOutcome(task_id=c, status="completed", output="o" * 20_000) for c in parked.child_ids
+    )
+    done = h.turn(
+        TurnInput(wakes=(Wake(wait_id=parked.wait_id, fired_at=clock.now(), children=outcomes),))
+    )
+    assert isinstance(done, Complete)
+    seen = model.requests[1].messages[-1].content or ""
+    assert seen.startswith('{"data": {"topics": ["a", "b"]}, "status": "children_finished"')
+    assert "[cut by factorial_aws: this tool result was" in seen and len(seen) < 30_000
+    assert len(encode(h.ctx)) <= 30_000
+    assert [e.kind for e in done.events].count("tool_result_cut") == 1
+
+
 def test_two_sessions_in_one_message_park_together_and_resume_one_by_one(
     clock: FakeClock,
 ) -> None:
@@ -393,10 +423,85 @@ def test_a_replayed_turn_keeps_its_tool_call_ids_hook_ids_and_tokens(clock: Fake
     assert isinstance(a, ParkHooks) and isinstance(b, ParkHooks)
     assert a.requests[0].hook_id == b.requests[0].hook_id
     assert a.requests[0].token_hash == b.requests[0].token_hash
-    assert h1.ctx.messages[-1].tool_calls[0].id.startswith("call_1_0_")
+    assert a.requests[0].session_id == b.requests[0].session_id
+    # the transcript keeps each provider's own id; the hook records name the call by it too
+    assert h1.ctx.messages[-1].tool_calls[0].id == "x1"
+    assert h2.ctx.messages[-1].tool_calls[0].id == "y9"
+    assert (a.requests[0].tool_call_id, b.requests[0].tool_call_id) == ("x1", "y9")
+    (s1,), (s2,) = h1.ctx.sessions.values(), h2.ctx.sessions.values()
+    assert s1.call_key == s2.call_key == ids.tool_call_key(1, 0, "wire", '{"amount_cents": 5}')
     # a different call at the same position of a replayed turn gets another id (and key)
     other = ScriptedModel([ScriptedModel.raw_call("wire", '{"amount_cents": 6}', call_id="x1")])
     h3 = Harness(_agent(wire), other, clock)
     h3.ctx = h1.ctx.model_copy(update={"messages": h1.ctx.messages[:1], "sessions": {}})
     c = h3.turn()
     assert isinstance(c, ParkHooks) and c.requests[0].hook_id != a.requests[0].hook_id
+
+
+def test_a_replayed_sleep_keeps_its_wait_id_under_other_provider_ids(clock: FakeClock) -> None:
+    lost = Harness(
+        _agent(nap),
+        ScriptedModel([ScriptedModel.raw_call("nap", '{"seconds": 5}', call_id="aaa111bbb")]),
+        clock,
+    )
+    replay = Harness(
+        _agent(nap),
+        ScriptedModel(
+            [ScriptedModel.raw_call("nap", '{"seconds":5}', call_id="zzz999yyy")], "awake"
+        ),
+        clock,
+    )
+    replay.ctx = lost.ctx.model_copy()
+    a, b = lost.turn(), replay.turn()
+    assert isinstance(a, ParkTime) and isinstance(b, ParkTime) and a.wait_id == b.wait_id
+    assert [w.tool_call_id for w in replay.ctx.waits.values()] == ["zzz999yyy"]
+    clock.advance(5)
+    done = replay.turn(TurnInput(wakes=(Wake(wait_id=b.wait_id, fired_at=clock.now()),)))
+    assert isinstance(done, Complete) and done.output == "awake"
+    assert (
+        replay.ctx.messages[2].role == "tool" and replay.ctx.messages[2].tool_call_id == "zzz999yyy"
+    )
+
+
+def test_empty_or_repeated_provider_ids_are_replaced_by_the_call_key(clock: FakeClock) -> None:
+    model = ScriptedModel(
+        [
+            ScriptedModel.raw_call("nap", '{"seconds": 1}', call_id=""),
+            ScriptedModel.raw_call("nap", '{"seconds": 2}', call_id="dup"),
+            ScriptedModel.raw_call("nap", '{"seconds": 3}', call_id="dup"),
+        ]
+    )
+    h = Harness(_agent(nap), model, clock)
+    assert isinstance(h.turn(), ParkTime)
+    got = [c.id for c in h.ctx.messages[-1].tool_calls]
+    assert got == [
+        ids.tool_call_key(1, 0, "nap", '{"seconds": 1}'),
+        "dup",
+        ids.tool_call_key(1, 2, "nap", '{"seconds": 3}'),
+    ]
+    assert sorted(w.tool_call_id for w in h.ctx.waits.values()) == sorted(got)
+
+
+def test_a_context_written_before_call_keys_reads_its_call_id_as_the_key() -> None:
+    session = HookSessionState.model_validate(
+        {"session_id": "s", "tool_call_id": "call_1_0_abcd1234", "tool_name": "t", "arguments": {}}
+    )
+    assert session.call_key == "call_1_0_abcd1234"
+    pending = PendingWait.model_validate(
+        {
+            "wait_id": "w",
+            "tool_call_id": "call_2_1_00ff00ff",
+            "tool_name": "nap",
+            "kind": "sleep",
+            "created_at": "2026-01-01T00:00:00Z",
+        }
+    )
+    assert pending.call_key == "call_2_1_00ff00ff"
+    fresh = HookSessionState(
+        session_id="s",
+        tool_call_id="aB3dE5gH7",
+        call_key="call_1_0_12345678",
+        tool_name="t",
+        arguments={},
+    )
+    assert HookSessionState.model_validate_json(fresh.model_dump_json()) == fresh

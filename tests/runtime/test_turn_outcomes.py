@@ -252,3 +252,56 @@ def test_a_turn_never_changes_the_context_it_was_given(clock: FakeClock) -> None
     original = h.ctx
     h.turn(TurnInput(steering=("hi",)))
     assert original.model_dump() == before and h.ctx is not original
+
+
+@tool
+def dump(kind: str) -> str:
+    """Return a big result."""
+    return {"ascii": "x" * 30_000, "escaped": '"\n' * 15_000, "wide": "\u6f22" * 12_000}[kind]
+
+
+def test_tool_results_over_the_context_cap_are_cut_with_a_note(clock: FakeClock) -> None:
+    from dataclasses import replace
+
+    from factorial_aws.core.codec import encode
+
+    cap = 20_000
+    model = ScriptedModel(
+        [call("dump", kind="ascii"), call("dump", kind="escaped"), call("dump", kind="wide")],
+        [call("add", a=1, b=2)],
+        "done",
+    )
+    h = Harness(_agent(dump, add), model, clock)
+    h.env = replace(h.env, max_context_bytes=cap)
+    outcome = h.turn()
+    assert isinstance(outcome, Continue)
+    results = [m.content or "" for m in h.ctx.messages if m.role == "tool"]
+    assert len(results) == 3
+    assert len(encode(h.ctx)) <= cap  # the cut kept the whole context under the cap
+    first, second, third = results
+    assert first.startswith("x" * 1000) and first.endswith(
+        f"[cut by factorial_aws: this tool result was 30000 bytes and the task's context is "
+        f"capped at {cap} bytes]"
+    )
+    # what was left after the first fills the second and third only partly or as the note alone
+    for text, whole in ((second, 30_000), (third, 36_000)):
+        assert text.endswith(
+            f"this tool result was {whole} bytes and the task's context is capped at {cap} bytes]"
+        )
+    cuts = [e for e in outcome.events if e.kind == "tool_result_cut"]
+    assert len(cuts) == 3
+    # once the context is full even a small result is only the note: the model reads why
+    assert isinstance(h.turn(), Continue)
+    assert (h.ctx.messages[-1].content or "").startswith(
+        "[cut by factorial_aws: this tool result was 1 bytes"
+    )
+
+
+def test_a_tool_result_under_the_cap_is_untouched(clock: FakeClock) -> None:
+    from dataclasses import replace
+
+    model = ScriptedModel([call("dump", kind="wide")], "done")
+    h = Harness(_agent(dump), model, clock)
+    h.env = replace(h.env, max_context_bytes=60_000)
+    assert isinstance(h.turn(), Continue)
+    assert h.ctx.messages[-1].content == "\u6f22" * 12_000

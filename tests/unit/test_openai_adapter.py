@@ -314,6 +314,28 @@ def test_two_calls_on_one_loop_share_the_client_and_its_connection() -> None:
         _wait_until(lambda: stub.open_connections == 0)
 
 
+def test_loops_taking_turns_each_keep_their_own_client() -> None:
+    """The dev server's turn workers: one loop each, calls interleaved; no client is rebuilt."""
+    replies = [text_reply(str(i)) for i in range(6)]
+    with StubOpenAIServer(replies) as stub:
+        model = _model(stub)
+        loops = [asyncio.new_event_loop(), asyncio.new_event_loop()]
+        try:
+            answers = [
+                loops[i % 2].run_until_complete(model.complete(_request())).message.content
+                for i in range(6)
+            ]
+            # one kept-alive connection per loop: a rebuilt client would open another each time
+            assert stub.open_connections == 2
+        finally:
+            for loop in loops:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+        _wait_until(lambda: stub.open_connections == 0)
+        gc.collect()
+    assert answers == [str(i) for i in range(6)]
+
+
 def test_default_reply_drives_the_stub_when_the_script_is_empty() -> None:
     def echo(body: dict[str, Any]) -> Any:
         return text_reply("echo: " + body["messages"][-1]["content"])

@@ -404,3 +404,24 @@ def test_tools_in_a_module_with_postponed_annotations() -> None:
     }
     args = place_order.parse_arguments('{"items": [{"sku": "A1", "quantity": null}], "note": null}')
     assert args == {"items": [module.LineItem(sku="A1", quantity=1)], "note": None}
+
+
+def test_a_plain_function_in_agent_tools_names_it_and_says_to_decorate_it() -> None:
+    from factorial_aws import Agent
+    from factorial_aws.errors import NotAToolError
+
+    def lookup_order(order_id: str) -> str:
+        return order_id
+
+    @tool
+    def ping() -> str:
+        """Ping."""
+        return "pong"
+
+    with pytest.raises(NotAToolError) as caught:
+        Agent(name="a", instructions="-", model="m", tools=[ping, lookup_order])  # type: ignore[list-item]
+    assert caught.value.code == "not_a_tool"
+    message = caught.value.message
+    assert "tools[1]" in message and "lookup_order" in message and "@tool" in message
+    with pytest.raises(NotAToolError, match=r"tools\[0\] \(str 'ping'\).*@tool"):
+        Agent(name="a", instructions="-", model="m", tools=["ping"])  # type: ignore[list-item]

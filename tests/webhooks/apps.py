@@ -128,7 +128,13 @@ def stub_rule(request: dict[str, Any]) -> Any:
 def run_webhook_life(client: Any) -> None:
     """A delivery before the hook (kept early, resolved at registration), then one routed to
     an open hook: every webhook transition once (needs FACTORIAL_WEBHOOK_SECRET_GITHUB)."""
-    stack = make_stack(client)
+    clock = FakeClock()
+    stack = make_stack(client, clock)
+    noise = body_of(check_run(sha(99)))  # nobody waits: kept, then the oldest over a small cap
+    assert stack.control.deliver_webhook("github", noise, github_headers(noise, "n")).status == (
+        "ignored"
+    )
+    clock.advance(1)
     body = body_of(check_run(sha(1)))
     early = stack.control.deliver_webhook("github", body, github_headers(body, "early"))
     assert early.status == "ignored"
@@ -139,6 +145,8 @@ def run_webhook_life(client: Any) -> None:
     body = body_of(check_run(sha(2)))
     routed = stack.control.deliver_webhook("github", body, github_headers(body, "routed"))
     assert routed.status == "resolved", routed
+    again = stack.control.deliver_webhook("github", body, github_headers(body, "routed"))
+    assert again.status == "idempotent", again
     stack.run_due()
     for task_id in (first, second):
         assert stack.control.get_task(task_id).status == "completed"

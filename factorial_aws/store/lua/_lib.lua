@@ -16,6 +16,18 @@ local function hget(key, field)
   return v
 end
 
+-- The bytes a task holds toward its context cap: its stored context (`cb`, written by create and
+-- commit) and its inbox items not consumed yet (`ib`, counted by inbox_push, uncounted by commit).
+local function context_bytes(task_key)
+  return (tonumber(hget(task_key, 'cb') or '0') or 0) + (tonumber(hget(task_key, 'ib') or '0') or 0)
+end
+
+-- Append an item to a task's inbox and count its bytes (every inbox write goes through here).
+local function inbox_push(task_key, inbox_key, item)
+  redis.call('RPUSH', inbox_key, item)
+  redis.call('HINCRBY', task_key, 'ib', #item)
+end
+
 local function is_terminal(status)
   return status == 'completed' or status == 'failed' or status == 'cancelled'
 end
@@ -100,7 +112,7 @@ local function wake_if_joined(task_key, join_key, inbox_key, events_key, now)
   local outcomes, done = join_outcomes(join_key, kids)
   if not join_met(hget(task_key, 'join') or 'all', done, #kids) then return 0 end
   local wait_id = hget(task_key, 'wait') or ''
-  redis.call('RPUSH', inbox_key, '{"k":"wake","wait_id":' .. cjson.encode(wait_id) ..
+  inbox_push(task_key, inbox_key, '{"k":"wake","wait_id":' .. cjson.encode(wait_id) ..
     ',"fired_at":' .. now .. ',"children":' .. outcomes .. '}')
   event(events_key, 'children_joined', '{"wait_id":' .. cjson.encode(wait_id) .. '}', now)
   return make_runnable(task_key, now)
@@ -127,7 +139,7 @@ end
 -- Returns the task's new seq, or 0.
 local function hook_settled(hook_key, task_key, inbox_key, events_key, hook_id, status, payload, now)
   local session = hget(hook_key, 'session') or ''
-  redis.call('RPUSH', inbox_key, '{"k":"hook","hook_id":' .. cjson.encode(hook_id) ..
+  inbox_push(task_key, inbox_key, '{"k":"hook","hook_id":' .. cjson.encode(hook_id) ..
     ',"status":"' .. status .. '","payload":' .. (payload or 'null') .. '}')
   local left = redis.call('HINCRBY', task_key, 'p:' .. session, -1)
   if left <= 0 then redis.call('HDEL', task_key, 'p:' .. session) end

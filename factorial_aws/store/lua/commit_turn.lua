@@ -55,8 +55,13 @@ local task_id = string.match(task_key, ':t:(.+)$')
 
 -- the turn's own writes
 redis.call('SET', ctx_key, ARGV[4])
-if consumed > 0 then redis.call('LTRIM', inbox_key, consumed, -1) end
-redis.call('HSET', task_key, 'turn', turn, 'updated', now, 'lease', 0)
+if consumed > 0 then  -- the consumed items no longer count toward the context cap
+  local gone = 0
+  for _, item in ipairs(redis.call('LRANGE', inbox_key, 0, consumed - 1)) do gone = gone + #item end
+  redis.call('LTRIM', inbox_key, consumed, -1)
+  if redis.call('HINCRBY', task_key, 'ib', -gone) < 0 then redis.call('HSET', task_key, 'ib', 0) end
+end
+redis.call('HSET', task_key, 'turn', turn, 'updated', now, 'lease', 0, 'cb', #ARGV[4])
 for _, ev in ipairs(cjson.decode(ARGV[5])) do event(events_key, ev[1], ev[2], now) end
 
 -- spawned children: created once (ids are derived, so a later spawn with the same key is a no-op)
@@ -67,7 +72,7 @@ for i, child in ipairs(children) do
   if redis.call('EXISTS', ck) == 0 then
     redis.call('HSET', ck, 'status', 'queued', 'agent', child.agent, 'owner', child.owner,
       'parent', task_id, 'root', child.root, 'seq', 1, 'fence', 0, 'lease', 0, 'turn', 0,
-      'created', now, 'updated', now, 'queued_at', now, 'req', '', 'idem', '')
+      'created', now, 'updated', now, 'queued_at', now, 'req', '', 'idem', '', 'cb', #child.ctx)
     redis.call('SET', KEYS[base + 2], child.ctx)
     register(registry, KEYS[base + 1], KEYS[base + 2], KEYS[base + 3], KEYS[base + 4],
       KEYS[base + 5], KEYS[base + 6], KEYS[base + 7])

@@ -21,7 +21,7 @@ end
 
 redis.call('HSET', task_key, 'status', 'queued', 'agent', agent, 'owner', owner, 'parent', parent,
   'root', root, 'seq', 1, 'fence', 0, 'lease', 0, 'turn', 0, 'created', now, 'updated', now,
-  'queued_at', now, 'req', req, 'idem', idem)
+  'queued_at', now, 'req', req, 'idem', idem, 'cb', #ctx_json)
 redis.call('SET', ctx_key, ctx_json)
 register(registry, KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
 if parent ~= '' then redis.call('SADD', KEYS[9], task_id) end

@@ -13,8 +13,8 @@
 -- ARGV[1] now_ms or ""   ARGV[2] token hash (sha256 hex of the presented token)
 -- ARGV[3] payload JSON text, or "" to check only (nothing is resolved or accepted)
 -- ARGV[4] idempotency key or ""   ARGV[5] "1": the token is the hook id's version-1 token
--- ARGV[6] life of an early record (ms)
--- ARGV[7] webhook sources whose signature the caller verified on this request (space-separated
+-- ARGV[6] life of an early record (ms)   ARGV[7] the task's context cap in bytes ("" or 0: none)
+-- ARGV[8] webhook sources whose signature the caller verified on this request (space-separated
 --         names, or ""). With no token (ARGV[2] ""), this is the credential: a registered hook
 --         whose stored source ("src") is one of them may be resolved. With a token, a hook that
 --         has a source also needs its source's signature.
@@ -29,6 +29,7 @@
 --   {"accepted", task_id, "replay"}          accepted early before with this (non-empty) key
 -- * {"expired", task_id, seq}                past its expiry: expired now (seq 0 if no wake)
 --   {"checked", task_id}                     check only: the token is right and the hook open
+--   {"too_large", task_id, bytes}            the task's context would reach `bytes`, over the cap
 -- * {"accepted", task_id, ""}                no record yet: kept until the hook registers
 -- * {"resolved", task_id, seq}               resolved now (seq 0 if the task stays parked)
 -- Transitions: hook (none) -> accepted; hook requested -> resolved | expired;
@@ -38,9 +39,17 @@ local registry = KEYS[5]
 local now = now_ms(ARGV[1])
 local token_hash, payload, idem = ARGV[2], ARGV[3], ARGV[4]
 local early_token, early_life = ARGV[5] == '1', tonumber(ARGV[6])
-local verified = ' ' .. (ARGV[7] or '') .. ' '
+local cap = tonumber(ARGV[7] or '') or 0
+local verified = ' ' .. (ARGV[8] or '') .. ' '
 local task_id = string.match(task_key, ':t:(.+)$')
 local hook_id = string.match(hook_key, ':h:(.+)$')
+
+-- the payload goes to the inbox, then into the context: the task's context cap holds here
+local function over_cap()
+  local total = context_bytes(task_key) + #payload + 64 + #hook_id
+  if cap > 0 and total > cap then return total end
+  return nil
+end
 
 -- validate before any write
 local status = hget(hook_key, 'status')
@@ -55,6 +64,8 @@ if not status or status == 'accepted' then
     return {'already_resolved', task_id}
   end
   if payload == '' then return {'checked', task_id} end
+  local too_large = over_cap()
+  if too_large then return {'too_large', task_id, too_large} end
   redis.call('HSET', hook_key, 'status', 'accepted', 'task', task_id, 'payload', payload,
     'idem', idem, 'resolved', now)
   redis.call('PEXPIRE', hook_key, early_life)
@@ -95,6 +106,8 @@ if now >= exp then
     hook_settled(hook_key, task_key, inbox_key, events_key, hook_id, 'expired', nil, now)}
 end
 if payload == '' then return {'checked', task_id} end
+local too_large = over_cap()
+if too_large then return {'too_large', task_id, too_large} end
 
 redis.call('HSET', hook_key, 'status', 'resolved', 'payload', payload, 'idem', idem,
   'resolved', now)

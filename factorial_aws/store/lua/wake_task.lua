@@ -22,7 +22,7 @@ if status ~= 'waiting_time' or hget(task_key, 'wait') ~= wait_id then return {'s
 local wake_at = tonumber(hget(task_key, 'wake_at') or '0') or 0
 if now + 1000 < wake_at then return {'early', wake_at} end
 
-redis.call('RPUSH', inbox_key, '{"k":"wake","wait_id":' .. cjson.encode(wait_id) ..
+inbox_push(task_key, inbox_key, '{"k":"wake","wait_id":' .. cjson.encode(wait_id) ..
   ',"fired_at":' .. string.format('%d', fired_at) .. '}')
 event(events_key, 'woke', '{"wait_id":' .. cjson.encode(wait_id) .. '}', now)
 return {'woke', make_runnable(task_key, now)}
