@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/turn_overhead.py
 	$(BIN)/python benchmarks/cold_start.py
 	$(BIN)/python benchmarks/soak.py
+	$(BIN)/python benchmarks/webhooks_bench.py
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache

@@ -22,7 +22,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from factorial_aws.local.dev import DevServer
 
-EXAMPLES = ("payments", "two_stage", "webhook", "monitor", "research", "verifier")
+EXAMPLES = (
+    "payments",
+    "two_stage",
+    "webhook",
+    "monitor",
+    "research",
+    "verifier",
+    "deploy_gate",
+    "stripe_payment",
+    "slack_approval",
+)
 
 
 def main() -> int:

@@ -4,6 +4,7 @@ The authoring API. Importing this package is cheap: it pulls in pydantic and the
 never boto3, botocore, openai, redis or Powertools (a test checks it in a fresh interpreter).
 """
 
+from factorial_aws import webhooks as webhooks
 from factorial_aws.agents.agent import Agent as Agent
 from factorial_aws.agents.agent import App as App
 from factorial_aws.agents.context import ToolContext as ToolContext
@@ -57,4 +58,5 @@ __all__ = [
     "subagents",
     "tool",
     "wait",
+    "webhooks",
 ]

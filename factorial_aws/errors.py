@@ -270,3 +270,31 @@ class VerificationRejected(FactorialError):
     """Raised by an agent's verifier to reject a candidate output; the model sees the reason."""
 
     code = "verification_rejected"
+
+
+# --- webhook deliveries ---
+
+
+class WebhookError(FactorialError):
+    """A webhook delivery the framework refuses."""
+
+    code = "webhook_error"
+
+
+class InvalidSignatureError(WebhookError):
+    """A webhook delivery whose signature is missing, wrong, stale or malformed (401)."""
+
+    code = "invalid_signature"
+
+
+class UnknownWebhookSourceError(WebhookError):
+    """A delivery to a webhook source the app does not declare (404)."""
+
+    code = "unknown_source"
+
+
+class WebhookNotConfiguredError(WebhookError):
+    """A declared webhook source with no signing secret configured (503: the sender retries,
+    and succeeds once the secret is set)."""
+
+    code = "webhook_not_configured"

@@ -11,7 +11,13 @@ from factorial_aws.agents.hooks import hook_type_code, recursive_union
 from factorial_aws.agents.tools import Tool
 from factorial_aws.core import ids
 from factorial_aws.core.records import ModelSettings
-from factorial_aws.errors import AgentDefinitionError, NotAToolError, UnknownAgentError
+from factorial_aws.errors import (
+    AgentDefinitionError,
+    NotAToolError,
+    UnknownAgentError,
+    UnknownWebhookSourceError,
+)
+from factorial_aws.webhooks.source import WebhookSource
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -98,7 +104,16 @@ def _describe(obj: object) -> str:
 class App:
     """The agent registry: the one object the Lambda handlers and the dev server load."""
 
-    def __init__(self, agents: Iterable[Agent]) -> None:
+    def __init__(self, agents: Iterable[Agent], webhooks: Iterable[WebhookSource] = ()) -> None:
+        self._webhooks: dict[str, WebhookSource] = {}
+        for source in webhooks:
+            if not isinstance(source, WebhookSource):
+                raise AgentDefinitionError(
+                    f"webhooks= takes webhook sources (webhooks.github(), ...), not {source!r}"
+                )
+            if source.name in self._webhooks:
+                raise AgentDefinitionError(f"two webhook sources are named {source.name!r}")
+            self._webhooks[source.name] = source
         self._agents: dict[str, Agent] = {}
         for agent in agents:
             if agent.name in self._agents:
@@ -124,6 +139,22 @@ class App:
         except KeyError:
             known = ", ".join(sorted(self._agents))
             raise UnknownAgentError(f"unknown agent {name!r}; this app has: {known}") from None
+
+    @property
+    def webhooks(self) -> dict[str, WebhookSource]:
+        """Webhook sources by name (a copy): each is served at ``POST /webhooks/{name}``."""
+        return dict(self._webhooks)
+
+    def webhook(self, name: str) -> WebhookSource:
+        """The webhook source called ``name``.
+
+        Raises:
+            UnknownWebhookSourceError: the app declares no such source (404 ``unknown_source``).
+        """
+        source = self._webhooks.get(name)
+        if source is None:
+            raise UnknownWebhookSourceError(f"this app has no webhook source {name!r}")
+        return source
 
     def hook_type(self, hook_id: str) -> type[Hook] | None:
         """The payload type of a hook, from the type code its id ends with; None for an id that

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from factorial_aws.core import ids
 from factorial_aws.core.records import HookMode
+from factorial_aws.webhooks.match import check_match
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,6 +36,8 @@ class Hook(BaseModel):
         channel: str | None = None,
         timeout_s: float = 86_400,
         metadata: dict[str, Any] | None = None,
+        source: str | None = None,
+        match: dict[str, Any] | None = None,
     ) -> PendingHook[Self]:
         """Describe the request for this hook. Call it from a request builder.
 
@@ -45,9 +48,19 @@ class Hook(BaseModel):
             channel: a free-form routing hint ("email", "slack", ...).
             timeout_s: seconds until the hook expires.
             metadata: JSON-compatible data stored with the hook.
+            source: the name of a webhook source of the App (``webhooks.github()`` is
+                ``"github"``) whose deliveries resolve this hook: ``POST /webhooks/{source}``
+                routes each verified event to the open hooks whose ``match`` it satisfies.
+            match: with ``source``: dotted paths into the event (list indexes as numbers,
+                ``"actions.0.value"``) and the JSON scalar each must equal, 1 to 8 of them.
         """
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
+        if (source is None) != (match is None):
+            raise ValueError(
+                "source= and match= go together: a hook waits on a source's events that match"
+            )
+        checked = check_match(match) if match is not None else None
         return PendingHook(
             hook_type=cls,
             hook_id=ctx.hook_id,
@@ -58,6 +71,8 @@ class Hook(BaseModel):
             body=body,
             channel=channel,
             metadata=dict(metadata or {}),
+            source=source,
+            match=checked,
         )
 
 
@@ -170,6 +185,8 @@ class PendingHook(Generic[H]):
     body: str = ""
     channel: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+    match: dict[str, Any] | None = None
 
     @property
     def link(self) -> str:

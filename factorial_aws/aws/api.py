@@ -2,7 +2,8 @@
 
 :func:`build_api` returns the resolver the API Lambda and the local dev server both serve: it
 reads nothing but the API Gateway HTTP API (payload v2) event, so a local request turned into such
-an event gets the same answer as on AWS. Routes live in :mod:`.api_tasks` and :mod:`.api_hooks`,
+an event gets the same answer as on AWS. Routes live in :mod:`.api_tasks`, :mod:`.api_hooks` and
+:mod:`.api_webhooks`,
 statuses in :mod:`.api_errors`, shapes in :mod:`.api_models`, the hook page in :mod:`.api_html`,
 who may do what in :mod:`.api_auth`.
 
@@ -46,6 +47,7 @@ from factorial_aws.aws.api_errors import (
 )
 from factorial_aws.aws.api_hooks import hook_routes
 from factorial_aws.aws.api_tasks import task_routes
+from factorial_aws.aws.api_webhooks import webhook_routes
 from factorial_aws.errors import FactorialError
 
 if TYPE_CHECKING:
@@ -222,6 +224,7 @@ def build_api(
     access = Access(control, require_iam)
     app.include_router(task_routes(control, access))
     app.include_router(hook_routes(control, access, observer))
+    app.include_router(webhook_routes(control))
     _add_error_handlers(app)
 
     document: list[str] = []  # built on first request: routes are fixed by then
@@ -305,6 +308,17 @@ def openapi_document(app: APIGatewayHttpResolver) -> dict[str, Any]:
             "description": "The hook payload: validated by the hook's own type, whose JSON "
             "Schema GET /hooks/{hook_id} shows",
             "content": {JSON: {"schema": {"type": "object"}}},
+        }
+    webhook = doc.get("paths", {}).get("/webhooks/{name}", {}).get("post")
+    if webhook is not None:  # the route reads the raw bytes: the signature is over them
+        webhook["requestBody"] = {
+            "required": True,
+            "description": "The sender's event exactly as it signed it (JSON, or Slack's "
+            "form-encoded payload); the signature headers of the source's scheme authorize it",
+            "content": {
+                JSON: {"schema": {"type": "object"}},
+                "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+            },
         }
     schemas = doc.get("components", {}).get("schemas", {})
     paths = json.dumps(doc.get("paths", {}))

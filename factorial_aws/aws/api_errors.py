@@ -33,6 +33,7 @@ STATUS_BY_CODE: Final[Mapping[str, int]] = {
     "invalid_request": 400,
     "unauthorized": 401,
     "hook_token_invalid": 401,
+    "invalid_signature": 401,
     "forbidden": 403,
     "payload_too_large": 413,
     "context_too_large": 413,
@@ -42,6 +43,7 @@ STATUS_BY_CODE: Final[Mapping[str, int]] = {
     "task_not_found": 404,
     "hook_not_found": 404,
     "unknown_agent": 404,
+    "unknown_source": 404,
     "hook_already_resolved": 409,
     "hook_rotation_conflict": 409,
     "hook_cancelled": 409,
@@ -53,6 +55,7 @@ STATUS_BY_CODE: Final[Mapping[str, int]] = {
     "invalid_tool_arguments": 422,
     # the service
     "store_unavailable": 503,
+    "webhook_not_configured": 503,
 }
 
 #: Seconds a client should wait before retrying a 503.

@@ -43,6 +43,7 @@ from factorial_aws.aws.api_models import (
     RotateRequest,
     documented,
 )
+from factorial_aws.aws.api_webhooks import headers_of, raw_body
 from factorial_aws.errors import (
     FactorialError,
     HookAlreadyResolvedError,
@@ -52,6 +53,7 @@ from factorial_aws.errors import (
     HookNotFoundError,
     HookTokenInvalidError,
     HookTypeUnknownError,
+    InvalidSignatureError,
     StateCorruptedError,
 )
 from factorial_aws.runtime.control import Control
@@ -95,7 +97,9 @@ def parse_payload(text: str | None) -> dict[str, Any] | str:
 #: The refusals of a resolve: the outcome names the error, whose code names the HTTP status
 #: (``api_errors.STATUS_BY_CODE``). The successes are 200 (resolved, idempotent) and 202
 #: (accepted early).
-RESOLVE_REFUSALS: Final[Mapping[ResolveOutcome, tuple[type[HookError], str]]] = {
+RESOLVE_REFUSALS: Final[
+    Mapping[ResolveOutcome, tuple[type[HookError] | type[InvalidSignatureError], str]]
+] = {
     "not_found": (HookNotFoundError, "no hook {hook_id} with this token"),
     "already_resolved": (HookAlreadyResolvedError, "hook {hook_id} was resolved before"),
     "expired": (HookExpiredError, "hook {hook_id} has expired"),
@@ -103,6 +107,10 @@ RESOLVE_REFUSALS: Final[Mapping[ResolveOutcome, tuple[type[HookError], str]]] = 
     "type_unknown": (
         HookTypeUnknownError,
         "hook {hook_id} has a type this deployment does not have; it cannot be resolved",
+    ),
+    "invalid_signature": (
+        InvalidSignatureError,
+        "hook {hook_id} waits on a webhook source: the request must carry its valid signature",
     ),
 }
 
@@ -186,6 +194,8 @@ def hook_routes(control: Control, access: Access, observer: "Observer | None") -
             status=view.status,
             expires_at=view.expires_at,
             schema=view.schema,
+            source=view.source,
+            match=view.match,
         )
         return Response(200, JSON, out, headers={**_NO_STORE, "Vary": "Accept"})
 
@@ -235,7 +245,12 @@ def hook_routes(control: Control, access: Access, observer: "Observer | None") -
             raise HookTokenInvalidError("a hook token is required (X-Hook-Token or ?token=)")
         payload = parse_payload(router.current_event.decoded_body)
         started = clock.monotonic()
-        result = control.resolve_hook(hook_id, payload, given, idempotency_key or None)
+        # a hook with source= also needs its source's signature (checked by the store call)
+        event = router.current_event
+        signed = control.signed_sources(raw_body(event), headers_of(event))
+        result = control.resolve_hook(
+            hook_id, payload, given, idempotency_key or None, signed_by=signed
+        )
         if observer is not None and result.outcome == "resolved":
             observer.hook_resolved(clock.monotonic() - started)
         if observer is not None and result.outcome == "expired" and result.task_resumed:

@@ -160,6 +160,23 @@ class HookOut(BaseModel):
     status: str
     expires_at: datetime
     json_schema: dict[str, Any] = Field(alias="schema")
+    source: str | None = None
+    match: dict[str, Any] | None = None
+
+
+class WebhookOut(BaseModel):
+    """``POST /webhooks/{name}``: ``resolved`` lists the hooks this delivery resolved;
+    ``ignored`` (empty list): nothing matched and validated (a sender must not retry it);
+    ``idempotent``: the same delivery resolved ``hook_ids`` before (nothing written)."""
+
+    status: Literal["resolved", "ignored", "idempotent"]
+    hook_ids: list[str]
+
+
+class ChallengeOut(BaseModel):
+    """A Slack Events API URL verification, answered with its challenge."""
+
+    challenge: str
 
 
 class ResolveOut(BaseModel):

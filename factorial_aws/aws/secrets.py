@@ -7,12 +7,15 @@ Secrets Manager each time would add latency and cost, so values are kept for ``t
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
+from factorial_aws.aws.settings import env_webhook_secrets
 from factorial_aws.errors import DefinitionError
 
 if TYPE_CHECKING:
     from factorial_aws.core.clock import Clock
+    from factorial_aws.webhooks.source import WebhookSource
 
 DEFAULT_TTL_S = 300.0
 
@@ -74,3 +77,44 @@ class SecretCache:
             except UnicodeDecodeError:
                 pass
         raise SecretValueError(f"secret {secret_id!r} has no text value")
+
+
+class WebhookSecretReader:
+    """A webhook source's signing secrets (current first, then previous), for the API.
+
+    With a ``prefix`` (``FACTORIAL_WEBHOOK_SECRET_PREFIX``, set by the template), from the Secrets
+    Manager secret ``<prefix><name>`` through the cache: its value is the secret itself, or during
+    a rotation the JSON object ``{"current": "...", "previous": "..."}``; a secret that does not
+    exist is no secret (the route answers 503 ``webhook_not_configured``). Without one, from
+    ``FACTORIAL_WEBHOOK_SECRET_<NAME>`` and ``..._PREVIOUS`` (as locally).
+    """
+
+    def __init__(self, cache: SecretCache, prefix: str | None) -> None:
+        self._cache = cache
+        self._prefix = prefix
+
+    def __call__(self, source: WebhookSource) -> list[str]:
+        if not self._prefix:
+            return env_webhook_secrets(source)
+        try:
+            return parse_webhook_secret(self._cache.get(self._prefix + source.name))
+        except Exception as exc:  # botocore's ClientError (boto3 is imported lazily)
+            error = getattr(exc, "response", None) or {}
+            if error.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return []
+            raise
+
+
+def parse_webhook_secret(value: str) -> list[str]:
+    """The secrets a webhook secret's value holds: the text itself, or the ``current`` and
+    ``previous`` of a JSON object (a rotation)."""
+    text = value.strip()
+    if text.startswith("{"):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            found = [parsed.get("current"), parsed.get("previous")]
+            return [s for s in found if isinstance(s, str) and s]
+    return [text] if text else []

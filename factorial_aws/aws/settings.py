@@ -19,6 +19,8 @@ from factorial_aws.store.base import StoreSettings
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from factorial_aws.webhooks.source import WebhookSource
+
 #: Variables that must be set (to a non-empty value).
 REQUIRED: tuple[str, ...] = (
     "FACTORIAL_APP",
@@ -37,6 +39,7 @@ OPTIONAL: tuple[str, ...] = (
     "FACTORIAL_REDIS_CACHE_NAME",
     "FACTORIAL_SCHEDULER_DLQ_ARN",
     "FACTORIAL_MODEL_KEY_SECRET_ARN",
+    "FACTORIAL_WEBHOOK_SECRET_PREFIX",
     "FACTORIAL_TASK_TTL_S",
     "FACTORIAL_LEASE_S",
     "FACTORIAL_MAX_PAYLOAD_BYTES",
@@ -93,6 +96,7 @@ class Settings:
     redis_cache_name: str | None = None
     scheduler_dlq_arn: str | None = None
     model_key_secret_arn: str | None = None
+    webhook_secret_prefix: str | None = None
     task_ttl_s: int = DEFAULT_TASK_TTL_S
     lease_s: int | None = None
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
@@ -136,6 +140,7 @@ class Settings:
             redis_cache_name=cache_name,
             scheduler_dlq_arn=r.optional_arn("FACTORIAL_SCHEDULER_DLQ_ARN"),
             model_key_secret_arn=r.optional("FACTORIAL_MODEL_KEY_SECRET_ARN"),
+            webhook_secret_prefix=r.optional("FACTORIAL_WEBHOOK_SECRET_PREFIX"),
             task_ttl_s=r.positive_int("FACTORIAL_TASK_TTL_S") or DEFAULT_TASK_TTL_S,
             lease_s=r.positive_int("FACTORIAL_LEASE_S"),
             max_payload_bytes=(
@@ -315,3 +320,11 @@ class DevSettings:
             api_url=read.optional_http_url("FACTORIAL_API_URL"),
             workers=read.positive_int("FACTORIAL_DEV_WORKERS"),
         )
+
+
+def env_webhook_secrets(source: WebhookSource, env: Mapping[str, str] = os.environ) -> list[str]:
+    """A webhook source's secrets from ``FACTORIAL_WEBHOOK_SECRET_<NAME>`` (current) and
+    ``FACTORIAL_WEBHOOK_SECRET_<NAME>_PREVIOUS`` (during a rotation), as set: the dev server's
+    and the tests' source of webhook secrets (docs/webhooks.md)."""
+    found = [env.get(source.secret_env, ""), env.get(source.previous_secret_env, "")]
+    return [s for s in found if s]

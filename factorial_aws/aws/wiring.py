@@ -39,7 +39,7 @@ from factorial_aws.aws.observability import (
 )
 from factorial_aws.aws.redis_iam import connect_from_settings
 from factorial_aws.aws.scheduler import EventBridgeScheduler
-from factorial_aws.aws.secrets import SecretCache
+from factorial_aws.aws.secrets import SecretCache, WebhookSecretReader
 from factorial_aws.aws.settings import Settings, SettingsError
 from factorial_aws.aws.sqs import MalformedQueueMessageError, SqsTurnQueue, parse_body
 from factorial_aws.core.clock import SystemClock
@@ -104,7 +104,12 @@ class Wiring:
         """The control plane of the API (built on first use; it reads the hook secret, which
         rotating a hook's token needs)."""
         return Control(
-            self.app, self.store, self.dispatcher, self.hook_secret, self.settings.public_base_url
+            self.app,
+            self.store,
+            self.dispatcher,
+            self.hook_secret,
+            self.settings.public_base_url,
+            webhook_secrets=WebhookSecretReader(self.secrets, self.settings.webhook_secret_prefix),
         )
 
     @cached_property

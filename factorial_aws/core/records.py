@@ -128,6 +128,8 @@ class HookRequest(BaseModel):
     expires_at: datetime
     token_hash: str
     token_version: int = 1
+    source: str | None = None
+    match: dict[str, JsonValue] | None = None
 
 
 class HookUpdate(BaseModel):

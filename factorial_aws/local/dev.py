@@ -127,7 +127,13 @@ class DevServer:
         )
         stack = self.stack
         stack.control = _SayingControl(
-            self.app, stack.store, stack.dispatcher, secret, public, say=self.say
+            self.app,
+            stack.store,
+            stack.dispatcher,
+            secret,
+            public,
+            webhook_secrets=stack.control.webhook_secrets,
+            say=self.say,
         )
         self._recover()
         workers = self.workers or self.settings.workers or default_workers()

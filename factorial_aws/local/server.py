@@ -336,8 +336,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _hook_page_form(self, content_type: str) -> bool:
         """The hook page's plain form post (no JavaScript): only to a resolve, which the token
-        in the form authorizes."""
+        in the form authorizes; and any body to a webhook source, which its signature
+        authorizes (a cross-site form cannot sign one; Slack's payloads are form-encoded)."""
         path = urlsplit(self.path).path
+        if self.command == "POST" and path.startswith("/webhooks/"):
+            return True
         return (
             content_type == "application/x-www-form-urlencoded"
             and self.command == "POST"

@@ -11,6 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from factorial_aws.aws.settings import env_webhook_secrets
 from factorial_aws.local.queue import LocalQueue, LocalScheduler
 from factorial_aws.runtime.control import Control
 from factorial_aws.runtime.dispatch import Dispatcher
@@ -58,7 +59,12 @@ class LocalStack:
         )
         self.runner = TurnRunner(self.app, self.store, env, self.dispatcher)
         self.control = Control(
-            self.app, self.store, self.dispatcher, self.hook_secret, self.public_base_url
+            self.app,
+            self.store,
+            self.dispatcher,
+            self.hook_secret,
+            self.public_base_url,
+            webhook_secrets=env_webhook_secrets,  # FACTORIAL_WEBHOOK_SECRET_<NAME>
         )
 
     def run_due(self) -> int:

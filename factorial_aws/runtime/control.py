@@ -8,6 +8,7 @@ that completes a parent's join wakes the parent. Reads never change a task.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +24,12 @@ from factorial_aws.errors import (
     HookNotFoundError,
     HookPayloadInvalidError,
     HookRotationConflictError,
+    InvalidSignatureError,
     TaskNotFoundError,
+    WebhookNotConfiguredError,
 )
 from factorial_aws.runtime.ports import MAX_QUEUE_DELAY_S
+from factorial_aws.runtime.webhook_flow import DeliveryResult, deliver
 from factorial_aws.store import hooks as store_hooks
 from factorial_aws.store import views
 from factorial_aws.store.cancel_task import cancel_task
@@ -38,6 +42,16 @@ if TYPE_CHECKING:
     from factorial_aws.runtime.dispatch import Dispatcher
     from factorial_aws.store.base import StoreContext
     from factorial_aws.store.hooks import HookView, ResolveResult
+    from factorial_aws.webhooks.source import WebhookSource
+
+#: A source's signing secrets: the current one first, then the one being rotated out (if any).
+WebhookSecrets = Callable[["WebhookSource"], Sequence[str]]
+
+
+def no_webhook_secrets(source: WebhookSource) -> list[str]:
+    """No secret for any source (every delivery answers 503 ``webhook_not_configured``): the
+    default of a Control built without a reader."""
+    return []
 
 
 #: The message of a 422: the hook page maps each ``$.<field>`` problem to its field.
@@ -69,6 +83,7 @@ class Control:
     dispatcher: Dispatcher
     hook_secret: bytes
     public_base_url: str
+    webhook_secrets: WebhookSecrets = no_webhook_secrets
 
     def create_task(
         self,
@@ -135,18 +150,63 @@ class Control:
             raise HookNotFoundError(f"no hook {hook_id!r}")
         return view
 
+    def _secrets(self, source: WebhookSource) -> Sequence[str]:
+        secrets = self.webhook_secrets(source)
+        if not secrets:
+            raise WebhookNotConfiguredError(
+                f"webhook source {source.name!r} has no signing secret configured "
+                f"({source.secret_env} locally; its Secrets Manager secret on AWS)"
+            )
+        return secrets
+
+    def deliver_webhook(self, name: str, body: bytes, headers: Mapping[str, str]) -> DeliveryResult:
+        """Verify a delivery to the source ``name`` (before anything is read or written), then
+        resolve the open hooks it matches and validates for (:func:`webhook_flow.deliver`).
+
+        Raises:
+            UnknownWebhookSourceError: the app declares no such source (404).
+            InvalidSignatureError: not signed by the source's secret (current or previous),
+                stale, or malformed (401); nothing is written.
+            WebhookNotConfiguredError: the source has no secret (503).
+        """
+        source = self.app.webhook(name)
+        delivery = source.verify(self._secrets(source), body, headers, self.dispatcher.clock.now())
+        if delivery.challenge is not None:
+            return DeliveryResult("ignored", challenge=delivery.challenge)
+        return deliver(self.app, self.store, self.dispatcher, delivery)
+
+    def signed_sources(self, body: bytes, headers: Mapping[str, str]) -> tuple[str, ...]:
+        """The app's webhook sources whose valid signature this request carries (only those
+        whose signature header is present are tried; no store call)."""
+        now = self.dispatcher.clock.now()
+        verified: list[str] = []
+        for source in self.app.webhooks.values():
+            if not source.carries_signature(headers):
+                continue
+            try:
+                source.verify(self._secrets(source), body, headers, now)
+            except (InvalidSignatureError, WebhookNotConfiguredError):
+                continue
+            verified.append(source.name)
+        return tuple(verified)
+
     def resolve_hook(
         self,
         hook_id: str,
         payload: dict[str, Any] | bytes | str,
         token: str,
         idempotency_key: str | None = None,
+        *,
+        signed_by: Sequence[str] = (),
     ) -> ResolveResult:
         """Resolve a hook: validate the payload by the hook's own type, then one store call;
         when that wakes the task (stage complete, or the hook found expired), send its turn.
 
         The outcome is the result's ``outcome`` (see :class:`ResolveResult`), plus
         ``type_unknown``: the hook's type is not one of this app's (nothing was written).
+        ``signed_by``: the webhook sources whose signature the request carries
+        (:meth:`signed_sources`); a hook with ``source=`` needs its own among them
+        (``invalid_signature`` otherwise).
 
         Raises:
             PayloadTooLargeError: the payload is over the cap.
@@ -170,6 +230,7 @@ class Control:
             token,
             idempotency_key,
             early_token=hmac.compare_digest(token.encode(), first.encode()),
+            sources=signed_by,
         )
         if result.seq:  # a stage completed, or the hook was found expired: the task woke
             self.dispatcher.turn(result.task_id, result.seq)

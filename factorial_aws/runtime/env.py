@@ -40,6 +40,8 @@ class TurnEnv:
         retry_cap_s: the longest backoff.
         max_context_bytes: the task context's cap (the store's): a tool result that would pass
             it is cut, with a note the model reads.
+        webhook_sources: the App's webhook source names (a hook's ``source=`` must be one);
+            None: not checked.
     """
 
     model: ModelClient
@@ -49,6 +51,7 @@ class TurnEnv:
     retry_base_s: float = 2.0
     retry_cap_s: float = 300.0
     max_context_bytes: int = 4 * 1024 * 1024
+    webhook_sources: frozenset[str] | None = None
 
     def submit_url(self, hook_id: str) -> str:
         """The resolve endpoint of a hook."""

@@ -158,6 +158,15 @@ async def _request_one(
                 ".pending(ctx=ctx, ...)"
             )
         )
+    known = st.env.webhook_sources
+    if pending.source is not None and known is not None and pending.source not in known:
+        declared = ", ".join(sorted(known)) or "none"
+        raise HookSessionEnded(
+            error_result(
+                f"hook builder for '{param}' waits on webhook source {pending.source!r}, which "
+                f"the App does not declare (App(webhooks=[...]) has: {declared})"
+            )
+        )
     session.nodes[param] = HookNodeState(param=param, hook_id=hid)
     st.event("hook_requested", hook_id=hid, param=param, title=pending.title)
     return HookRequest(
@@ -177,6 +186,8 @@ async def _request_one(
         expires_at=pending.expires_at,
         token_hash=ids.token_hash(token),
         token_version=TOKEN_VERSION,
+        source=pending.source,
+        match=pending.match,
     )
 
 

@@ -17,17 +17,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from factorial_aws.core import logctx
-from factorial_aws.core.outcomes import Fail, TurnOutcome
+from factorial_aws.core.outcomes import Fail, ParkHooks, TurnOutcome
 from factorial_aws.errors import UnknownAgentError
 from factorial_aws.runtime.turn import run_turn
+from factorial_aws.runtime.webhook_flow import register_sourced
 from factorial_aws.store.commit import commit_turn
 from factorial_aws.store.hooks import expire_hook
 from factorial_aws.store.tasks import Claimed, NotClaimed, StaleCommit, claim_turn, renew_lease
 from factorial_aws.store.wake_task import wake_task
+from factorial_aws.store.webhooks import open_registrations, registrations
 
 if TYPE_CHECKING:
     from factorial_aws.agents.agent import App
@@ -47,6 +49,11 @@ class TurnRunner:
     store: StoreContext
     env: TurnEnv
     dispatcher: Dispatcher
+
+    def __post_init__(self) -> None:
+        if self.env.webhook_sources is None:  # a hook's source= must be one the app declares
+            sources = frozenset(self.app.webhooks)
+            object.__setattr__(self, "env", replace(self.env, webhook_sources=sources))
 
     async def handle(self, message: QueueMessage) -> str:
         """Process one queue message; returns what happened (for logs and tests)."""
@@ -79,7 +86,14 @@ class TurnRunner:
 
     def _not_claimed(self, claim: NotClaimed) -> str:
         """A stale message for a task that is queued and was not picked up within the grace
-        period: the dispatch after its last commit was lost; send it again."""
+        period: the dispatch after its last commit was lost; send it again.
+
+        A message for a task parked on hooks may be the redelivery of one whose worker died
+        between the commit and the registration of its webhook hooks: register them again
+        (idempotent; only for an app with webhook sources)."""
+        if claim.status == "waiting_hook" and self.app.webhooks:
+            hooks = open_registrations(self.store, claim.task_id)
+            register_sourced(self.app, self.store, self.dispatcher, hooks)
         grace = self.store.settings.dispatch_grace_ms
         if (
             claim.reason == "stale"
@@ -111,6 +125,11 @@ class TurnRunner:
             log.warning("turn of %s lost its lease; its commit was refused", claim.task_id)
             return "stale_commit"
         self.dispatcher.after_commit(committed, outcome)
+        if isinstance(outcome, ParkHooks) and any(r.source for r in outcome.requests):
+            # after the commit landed: a delivery either finds the hooks in the routing index
+            # or was kept early, and this call hands it back (register_webhook_hook.lua)
+            hooks = registrations(outcome.requests)
+            register_sourced(self.app, self.store, self.dispatcher, hooks)
         return committed.status
 
     async def _heartbeat(self, claim: Claimed, every_ms: int) -> None:

@@ -71,6 +71,8 @@ def _hook_fields(req: HookRequest) -> dict[str, str]:
         "exp": str(to_ms(req.expires_at)),
         "th": req.token_hash,
         "tv": str(req.token_version),
+        "src": req.source or "",
+        "match": json.dumps(req.match, separators=(",", ":")) if req.match else "",
     }
 
 

@@ -27,9 +27,11 @@ from factorial_aws.store.inbox import from_ms
 from factorial_aws.store.tasks import dispatch_intent
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
     from factorial_aws.store.base import StoreContext
+    from factorial_aws.store.scripts import IndexOp
 
 MAX_IDEMPOTENCY_KEY_CHARS = 200
 _TOKEN_HASH = re.compile(r"^[0-9a-f]{64}$")
@@ -44,6 +46,7 @@ ResolveOutcome = Literal[
     "expired",
     "cancelled",
     "type_unknown",
+    "invalid_signature",
 ]
 
 
@@ -62,6 +65,8 @@ class ResolveResult:
     - ``not_found`` (no such hook, or a wrong token: the same answer), ``already_resolved`` (with
       another key, or none), ``expired`` (``seq > 0``: this call expired it and woke the task),
       ``cancelled`` (the hook, or its task, is over).
+    - ``invalid_signature``: the right token, but the hook waits on a webhook source whose
+      signature this request did not carry (nothing written).
     - ``type_unknown``: never from the store; the control plane's answer for a ``checked`` hook
       whose type its app does not have.
     """
@@ -138,6 +143,8 @@ class HookView:
     created_at: datetime | None
     resolved_at: datetime | None
     token_version: int
+    source: str | None = None
+    match: dict[str, Any] | None = None
 
 
 def _is_hook_id(hook_id: str) -> bool:
@@ -207,12 +214,19 @@ def resolve_hook(
     idempotency_key: str | None = None,
     *,
     early_token: bool = False,
+    sources: Sequence[str] = (),
+    index: Sequence[IndexOp] = (),
 ) -> ResolveResult:
     """Resolve a ``requested`` hook, presented with its token, with a payload already validated
     by the hook's type (``payload_text`` from :func:`payload_json`; None: check only).
 
     ``early_token``: the token is the hook id's version-1 token (``ids.hook_token``), so a hook
     that is not registered yet may be ``accepted`` (its task must exist and not be finished).
+
+    ``sources``: the webhook sources whose signature the caller verified on this request. With
+    an empty ``token`` they are the credential (a registered hook whose ``source=`` is one of
+    them); with a token, a hook that has a source also needs it here. ``index``: global index
+    operations pipelined in front (the webhook route drops the hook's routing entry).
 
     Raises:
         InvalidInputError: an idempotency key over ``MAX_IDEMPOTENCY_KEY_CHARS``.
@@ -233,12 +247,13 @@ def resolve_hook(
         "1" if early_token else "0",
         max(sc.settings.early_resolve_ttl_s * 1000, 2 * sc.settings.lease_ms),
         sc.settings.max_context_bytes,
+        " ".join(sources),
     ]
     res = sc.scripts.call_indexed(
         "resolve_hook",
         [*_script_keys(hook_id, task_id), keys.registry(task_id)],
         args,
-        [dispatch_intent(sc, task_id, "*")],
+        [*index, dispatch_intent(sc, task_id, "*")],
     )
     return _resolve_reply(hook_id, res, payload_text)
 
@@ -263,7 +278,7 @@ def _resolve_reply(hook_id: str, res: list[Any], payload_text: str | None) -> Re
             f"hook {hook_id}: this payload would take task {task_id}'s context to {res[2]} "
             "bytes, over its cap"
         )
-    if outcome in ("checked", "already_resolved", "cancelled"):
+    if outcome in ("checked", "already_resolved", "cancelled", "invalid_signature"):
         return ResolveResult(outcome, hook_id, task_id)
     raise errors.StateCorruptedError(f"resolve_hook on {hook_id}: unexpected outcome {outcome!r}")
 
@@ -362,6 +377,8 @@ def describe_hook(sc: StoreContext, hook_id: str) -> HookView | None:
             created_at=from_ms(f["created"]) if f.get("created") else None,
             resolved_at=from_ms(f["resolved"]) if f.get("resolved") else None,
             token_version=int(f.get("tv") or 1),
+            source=f.get("src") or None,
+            match=json.loads(f["match"]) if f.get("match") else None,
         )
     except (KeyError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
         raise errors.StateCorruptedError(f"hook {hook_id}: malformed record ({exc})") from exc

@@ -142,3 +142,41 @@ def all_indexes() -> list[str]:
     """Every shard key of the time-ordered indexes (for the maintenance sweep)."""
     kinds = (due_index, expiry_index, dispatch_index, gc_index)
     return [f(s) for s in range(SHARDS) for f in kinds]
+
+
+# --- webhook routing: one slot per source (hash tag ``{wh:<source>}``) ---
+
+
+def _wh(source: str) -> str:
+    return f"{PREFIX}:{{wh:{source}}}"
+
+
+def webhook_shapes(source: str) -> str:
+    """ZSET: the JSON list of sorted match paths of open hooks -> latest expiry (ms) among them."""
+    return f"{_wh(source)}:shapes"
+
+
+def webhook_match(source: str, digest: str) -> str:
+    """ZSET: hook id -> expiry (ms), for the open hooks of ``source`` waiting on the match whose
+    digest (``webhooks.match.match_digest``) is ``digest``."""
+    return f"{_wh(source)}:m:{digest}"
+
+
+def webhook_early(source: str) -> str:
+    """ZSET: early event id -> when it is dropped (ms): verified events that matched nothing."""
+    return f"{_wh(source)}:early"
+
+
+def webhook_early_events(source: str) -> str:
+    """HASH: early event id -> JSON ``{"event", "delivery"}``."""
+    return f"{_wh(source)}:early:ev"
+
+
+def webhook_delivery(source: str, delivery_digest: str) -> str:
+    """STRING: the JSON list of hook ids a delivery resolved (for idempotent replays)."""
+    return f"{_wh(source)}:dlv:{delivery_digest}"
+
+
+def webhook_keys(source: str) -> list[str]:
+    """The fixed keys of a source's routing (shapes, early, early events), in script order."""
+    return [webhook_shapes(source), webhook_early(source), webhook_early_events(source)]

@@ -112,6 +112,14 @@ def test_cold_start() -> None:
         assert any(row.startswith(f"  handlers.{handler} imports openai ") for row in rows)
 
 
+def test_webhooks_bench() -> None:
+    out = run("webhooks_bench.py", "--open", "20", "--iterations", "3", "--early", "5")
+    rows = table(out, "webhooks_bench:")
+    assert "[cluster]" in out  # the round trips are counted on the one-node cluster too
+    numbers(rows, "delivery -> resolved, p50, in PINGs")
+    assert any(row.startswith("round trips per resolving delivery") for row in rows), rows
+
+
 def test_cold_start_measures_handlers_that_exist(tmp_path: Path) -> None:
     """Stand-in handlers, so the measuring path runs even before handlers/ is written."""
     handlers = tmp_path / "handlers"

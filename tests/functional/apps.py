@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from factorial_aws import Agent, App, Hook, HookRequestContext, PendingHook, hook, subagents, tool
+from factorial_aws import (
+    Agent,
+    App,
+    Hook,
+    HookRequestContext,
+    PendingHook,
+    hook,
+    subagents,
+    tool,
+    webhooks,
+)
 from factorial_aws import wait as waits
 from factorial_aws.testing import StubReply, call, text_reply, tool_calls_reply
 
@@ -116,7 +126,7 @@ def fan_rule(body: dict[str, Any]) -> StubReply:
     return tool_calls_reply(call("fan_out", topics=["a", "b", "c"]))
 
 
-app = App([agent("payments", pay), agent("napper", nap)])
+app = App([agent("payments", pay), agent("napper", nap)], webhooks=[webhooks.github()])
 
 
 _long_nap_rule = after_tool(tool_calls_reply(call("nap", seconds=7200)))

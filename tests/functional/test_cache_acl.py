@@ -146,3 +146,17 @@ def test_commands_and_keys_outside_the_acl_are_refused(redis_client: RedisClient
     with pytest.raises(redis.exceptions.NoPermissionError):
         redis_client.publish("fa:x", "y")
     assert redis_client.set("fa:acl-probe", "1")  # a granted command on a granted key works
+
+
+def test_the_webhook_routing_runs_as_the_cache_user(
+    acl_server: EmbeddedValkey, redis_client: RedisClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every webhook script's commands: an early event kept (one dropped over a cap of 1), a
+    registration that finds it, a routed delivery, its record, a replay."""
+    from factorial_aws.store import webhooks as store_webhooks
+    from tests.webhooks.apps import GITHUB_SECRET, run_webhook_life
+
+    monkeypatch.setenv("FACTORIAL_WEBHOOK_SECRET_GITHUB", GITHUB_SECRET)
+    monkeypatch.setattr(store_webhooks, "EARLY_CAP", 1)
+    run_webhook_life(redis_client)
+    assert denials(acl_server) == []

@@ -52,6 +52,7 @@ DESIGN_ROUTES = {
     ("GET", "/hooks/{hook_id}"): "NONE",
     ("POST", "/hooks/{hook_id}/resolve"): "NONE",
     ("GET", "/openapi.json"): "NONE",
+    ("POST", "/webhooks/{name}"): "NONE",
 }
 
 
@@ -75,6 +76,7 @@ def test_the_api_serves_exactly_the_routes_of_the_template(make_harness: Harness
     for (method, path), auth in expected.items():
         concrete = path.replace("{task_id}", "t-aaaaaaaaaaaaaaaaaaaaaaaaaa")
         concrete = concrete.replace("{hook_id}", "t-aaaaaaaaaaaaaaaaaaaaaaaaaa.h0123456789abcdef")
+        concrete = concrete.replace("{name}", "github")
         answer = h.http(method, concrete, {}, caller_arn=None)
         code = answer.json().get("error", {}).get("code") if answer.status >= 400 else None
         assert code != "not_found", (method, path)

@@ -38,7 +38,10 @@ def test_approval_parks_on_a_hook_and_completes_once_it_is_resolved(
     described = h.http("GET", f"/hooks/{hook_id}")
     assert described.status == 200
     body = described.json()
-    assert set(body) == {"hook_id", "task_id", "title", "body", "status", "expires_at", "schema"}
+    assert set(body) == {
+        "hook_id", "task_id", "title", "body", "status", "expires_at", "schema", "source", "match"
+    }  # fmt: skip
+    assert body["source"] is None and body["match"] is None
     assert body["task_id"] == task_id and body["status"] == "requested"
     assert set(body["schema"]["properties"]) == {"approved", "reviewer", "comment"}
 

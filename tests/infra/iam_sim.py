@@ -54,6 +54,9 @@ STACK_ID = (
 )
 HOOK_SECRET = "simulated-hook-secret-0123456789abcdef"
 MODEL_KEY = "sk-simulated-model-key"
+#: The GitHub webhook source's secret, as the deployer pastes it into ``<stack>/webhooks/github``
+#: (the template's GitHubWebhookSecret, created with ``WebhookGitHub=enabled``).
+GITHUB_WEBHOOK_SECRET = "simulated-github-webhook-secret"
 API_ENDPOINT = f"https://sim0api.execute-api.{REGION}.amazonaws.com"
 
 #: Function logical id -> its role's logical id.
@@ -412,9 +415,12 @@ def _create_resources(resolver: Resolver, template: dict[str, Any], cache: tuple
         attrs[f"{name}.QueueName"] = f"{STACK}-{name}"
     secrets = boto3.client("secretsmanager", region_name=REGION)
     values = {"HookSecret": HOOK_SECRET, "ModelKeySecret": MODEL_KEY}
-    for name in resources(template, "AWS::SecretsManager::Secret"):
+    for name, secret in resources(template, "AWS::SecretsManager::Secret").items():
+        if "Condition" in secret:  # a webhook source's secret: not created by default
+            continue
         created = secrets.create_secret(Name=f"{STACK}-{name}", SecretString=values[name])
         refs[name] = created["ARN"]
+    secrets.create_secret(Name=f"{STACK}/webhooks/github", SecretString=GITHUB_WEBHOOK_SECRET)
     scheduler = boto3.client("scheduler", region_name=REGION)
     for name, group in resources(template, "AWS::Scheduler::ScheduleGroup").items():
         refs[name] = resolver(group["Properties"]["Name"])

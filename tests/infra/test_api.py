@@ -17,6 +17,7 @@ EXPECTED_ROUTES = {
     ("GET", "/hooks/{hook_id}"): "NONE",
     ("POST", "/hooks/{hook_id}/resolve"): "NONE",
     ("GET", "/openapi.json"): "NONE",
+    ("POST", "/webhooks/{name}"): "NONE",
 }
 
 

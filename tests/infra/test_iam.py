@@ -98,7 +98,14 @@ def test_secrets_are_readable_only_where_needed() -> None:
         {"Ref": "HookSecret"},
         {"Ref": "ModelKeySecret"},
     ]
-    assert _grants("ApiFunctionRole")["secretsmanager:GetSecretValue"] == [{"Ref": "HookSecret"}]
+    webhook_secrets = {
+        "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:"
+        "secret:${AWS::StackName}/webhooks/*"
+    }
+    assert _grants("ApiFunctionRole")["secretsmanager:GetSecretValue"] == [
+        {"Ref": "HookSecret"},
+        webhook_secrets,
+    ]
     assert "secretsmanager:GetSecretValue" not in _grants("MaintenanceFunctionRole")
 
 

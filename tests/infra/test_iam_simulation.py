@@ -37,6 +37,7 @@ from factorial_aws.core import ids
 from factorial_aws.runtime.dispatch import schedule_name
 from factorial_aws.testing import FakeClock, StubOpenAIServer
 from factorial_aws.testing.valkey import HOST, EmbeddedValkey
+from factorial_aws.webhooks.schemes import github
 from tests.functional.apps import pay_or_nap_rule
 from tests.functional.harness import LambdaContext, http_event, load_event, sqs_event
 from tests.infra import iam_sim
@@ -203,6 +204,16 @@ def scenario(sim: Simulation) -> None:
         caller_arn=None,
     )
     assert status == 200 and body["task_resumed"], body
+    # a GitHub delivery: the API reads the source's secret (<stack>/webhooks/github) to verify it
+    event = json.dumps({"action": "completed", "check_run": {"head_sha": "0" * 40}})
+    status, body = sim.http(
+        "POST",
+        "/webhooks/github",
+        raw_body=event,
+        headers={"X-Hub-Signature-256": github.sign(iam_sim.GITHUB_WEBHOOK_SECRET, event.encode())},
+        caller_arn=None,
+    )
+    assert (status, body) == (200, {"status": "ignored", "hook_ids": []}), body
     status, body = sim.http("POST", f"/tasks/{cancelled}/cancel")  # deletes its schedule
     assert status == 200, body
     sim.run_turns()

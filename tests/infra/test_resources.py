@@ -72,7 +72,8 @@ def test_stateful_resources_are_retained_and_the_cache_keeps_snapshots() -> None
     }
     assert stateful == {
         "Cache", "TurnQueue", "TurnDeadLetterQueue", "ScheduleDeadLetterQueue", "ModelKeySecret",
-        "HookSecret",
+        "HookSecret", "GitHubWebhookSecret", "StripeWebhookSecret", "SlackWebhookSecret",
+        "StandardWebhookSecret",
     }  # fmt: skip
     for name in stateful:
         assert resources[name]["DeletionPolicy"] == "Retain", name

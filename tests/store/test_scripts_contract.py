@@ -31,6 +31,8 @@ def test_every_script_documents_keys_argv_and_returns_and_binds_named_locals() -
         "renew_lease",
         "move_index_entry",
         "expire_tree",
+        "register_webhook_hook",
+        "route_webhook",
     }
     for name in script_names():
         text = (LUA / f"{name}.lua").read_text()
@@ -84,12 +86,23 @@ def test_every_script_runs_on_the_cluster(valkey_cluster: Any, monkeypatch: Any)
         seen.add(name)
         return real_indexed(self, name, keys, args, index)
 
+    real_many = Scripts.call_many
+
+    def many(self: Scripts, name: str, calls: Any) -> list[list[Any]]:
+        seen.add(name)
+        return real_many(self, name, calls)
+
     monkeypatch.setattr(scripts_mod.Scripts, "call", call)
     monkeypatch.setattr(scripts_mod.Scripts, "call_indexed", indexed)
+    monkeypatch.setattr(scripts_mod.Scripts, "call_many", many)
+    from tests.webhooks.apps import GITHUB_SECRET, run_webhook_life
+
+    monkeypatch.setenv("FACTORIAL_WEBHOOK_SECRET_GITHUB", GITHUB_SECRET)
     valkey_cluster.flush()
     client = valkey_cluster.client()
     try:
         run_full_life(client)
+        run_webhook_life(client)
     finally:
         client.close()
     assert seen == set(script_names())

@@ -48,6 +48,7 @@ def test_all_is_pinned() -> None:
             "ChildRef",
             "subagents",
             "wait",
+            "webhooks",
             "FactorialError",
             "HookCompilationError",
             "HookDependencyCycleError",

@@ -14,8 +14,14 @@
 -- ARGV[3] payload JSON text, or "" to check only (nothing is resolved or accepted)
 -- ARGV[4] idempotency key or ""   ARGV[5] "1": the token is the hook id's version-1 token
 -- ARGV[6] life of an early record (ms)   ARGV[7] the task's context cap in bytes ("" or 0: none)
+-- ARGV[8] webhook sources whose signature the caller verified on this request (space-separated
+--         names, or ""). With no token (ARGV[2] ""), this is the credential: a registered hook
+--         whose stored source ("src") is one of them may be resolved. With a token, a hook that
+--         has a source also needs its source's signature.
 -- Returns (checked in this order; only the three marked * write anything)
 --   {"not_found"}                            no hook, or a token hash matching neither th nor thp
+--                                            (no token: not registered, or not of a verified source)
+--   {"invalid_signature", task_id}           the right token, but the hook's source did not sign
 --   {"idempotent", task_id, payload}         resolved before with this (non-empty) key
 --   {"already_resolved", task_id}            resolved (or accepted early) before with another key
 --   {"expired", task_id}                     expired before
@@ -34,6 +40,7 @@ local now = now_ms(ARGV[1])
 local token_hash, payload, idem = ARGV[2], ARGV[3], ARGV[4]
 local early_token, early_life = ARGV[5] == '1', tonumber(ARGV[6])
 local cap = tonumber(ARGV[7] or '') or 0
+local verified = ' ' .. (ARGV[8] or '') .. ' '
 local task_id = string.match(task_key, ':t:(.+)$')
 local hook_id = string.match(hook_key, ':h:(.+)$')
 
@@ -66,9 +73,14 @@ if not status or status == 'accepted' then
   event(events_key, 'hook_accepted', '{"hook_id":' .. cjson.encode(hook_id) .. '}', now)
   return {'accepted', task_id, ''}
 end
-local th, thp = hget(hook_key, 'th') or '', hget(hook_key, 'thp') or ''
-if token_hash == '' or (token_hash ~= th and (thp == '' or token_hash ~= thp)) then
-  return {'not_found'}
+local src = hget(hook_key, 'src') or ''
+local signed = src ~= '' and string.find(verified, ' ' .. src .. ' ', 1, true) ~= nil
+if token_hash == '' then
+  if not signed then return {'not_found'} end
+else
+  local th, thp = hget(hook_key, 'th') or '', hget(hook_key, 'thp') or ''
+  if token_hash ~= th and (thp == '' or token_hash ~= thp) then return {'not_found'} end
+  if src ~= '' and not signed then return {'invalid_signature', task_id} end
 end
 if hget(hook_key, 'task') ~= task_id then
   return redis.error_reply('resolve_hook: hook ' .. hook_id .. ' does not belong to ' .. task_key)
