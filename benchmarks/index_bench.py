@@ -15,8 +15,8 @@ Prints one table (figure, value, target, ok/over/info):
   that continue, park on a hook resolved 20 s later, sleep 30 s and complete), with the sweep's
   round trips per pass: flat sizes, and a sweep cost that does not grow with the rate;
 - ``MEMORY USAGE`` bytes per task parked on a hook, summed over **every** key of its tree except
-  the transcript (task hash, events, inbox, hooks set, kids set, join, registry, hook hash, the
-  tree's schemas) plus the global index entries it adds, per key kind.
+  the transcript (task hash, events, inbox, hooks set, kids set, join, registry, hook hash) plus
+  the global index entries it adds, per key kind.
 """
 
 from __future__ import annotations
@@ -336,7 +336,6 @@ KIND_NAMES = {
     "j": "join hash",
     "keys": "tree registry set",
     "h": "hook hash",
-    "schemas": "schemas hash",
 }
 
 

@@ -7,6 +7,8 @@ that completes a parent's join wakes the parent. Reads never change a task.
 
 from __future__ import annotations
 
+import copy
+import functools
 import hmac
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -38,6 +40,7 @@ from factorial_aws.store.tasks import Created, create_task
 
 if TYPE_CHECKING:
     from factorial_aws.agents.agent import App
+    from factorial_aws.agents.hooks import Hook
     from factorial_aws.core.records import TaskInput
     from factorial_aws.runtime.dispatch import Dispatcher
     from factorial_aws.store.base import StoreContext
@@ -148,7 +151,9 @@ class Control:
         view = store_hooks.describe_hook(self.store, hook_id)
         if view is None:
             raise HookNotFoundError(f"no hook {hook_id!r}")
-        return view
+        hook_type = self.app.hook_type(hook_id)  # None: a type this deployment no longer has
+        schema = copy.deepcopy(_schema_of(hook_type)) if hook_type is not None else {}
+        return replace(view, schema=schema)
 
     def _secrets(self, source: WebhookSource) -> Sequence[str]:
         secrets = self.webhook_secrets(source)
@@ -255,3 +260,10 @@ class Control:
             )
         base = self.public_base_url.rstrip("/")
         return RotatedToken(hook_id, token, version, f"{base}/hooks/{hook_id}?token={token}")
+
+
+@functools.lru_cache(maxsize=256)
+def _schema_of(hook_type: type[Hook]) -> dict[str, Any]:
+    """A hook type's JSON Schema (fields in declaration order, as the approval form shows them),
+    computed once per type (callers copy it)."""
+    return hook_type.model_json_schema()

@@ -13,7 +13,6 @@ pipeline: the sweep never has to find them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -49,10 +48,8 @@ from factorial_aws.store.tasks import (
 
 
 def _hook_fields(req: HookRequest) -> dict[str, str]:
-    # the id is the hash of a canonical (sorted) dump; the stored text keeps the declaration
-    # order, which the approval form shows its fields in
-    schema = json.dumps(req.schema_, separators=(",", ":"))
-    canonical = json.dumps(req.schema_, separators=(",", ":"), sort_keys=True)
+    # no schema: the hook's type (its code ends the hook id) is in the App wherever the hook is
+    # described or resolved, so a stored copy of its JSON Schema would only cost bytes
     return {
         "hook_id": req.hook_id,
         "task": req.task_id,
@@ -62,8 +59,6 @@ def _hook_fields(req: HookRequest) -> dict[str, str]:
         "param": req.param,
         "mode": req.mode.value,
         "type": req.hook_type,
-        "schema": schema,
-        "schema_id": hashlib.sha256(canonical.encode()).hexdigest()[:16],
         "title": req.title,
         "body": req.body,
         "channel": req.channel or "",
@@ -193,7 +188,6 @@ def commit_turn(
         keys.join(parent),
         keys.inbox(parent),
         keys.events(parent),
-        keys.schemas(task_id),
         *(keys.hook(r.hook_id) for r in requests),
     ]
     for child in outcome.spawned:

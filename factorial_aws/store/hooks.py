@@ -343,14 +343,6 @@ def rotate_hook_token(
     )
 
 
-def _schema(sc: StoreContext, hook_id: str, schema_id: str) -> dict[str, Any]:
-    text: Any = sc.client.hget(keys.schemas(hook_id), schema_id) if schema_id else None
-    if not text:
-        raise errors.StateCorruptedError(f"hook {hook_id}: no stored schema {schema_id!r}")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
 def describe_hook(sc: StoreContext, hook_id: str) -> HookView | None:
     """The hook (one ``HGETALL``), or None when there is no such hook (or it is not registered
     yet: an early resolve is all it holds)."""
@@ -371,7 +363,7 @@ def describe_hook(sc: StoreContext, hook_id: str) -> HookView | None:
             body=f.get("body", ""),
             channel=f.get("channel") or None,
             expires_at=from_ms(f["exp"]),
-            schema=_schema(sc, hook_id, f.get("schema_id", "")),
+            schema={},  # the control plane fills it from the hook's type (App.hook_type)
             metadata=json.loads(f.get("meta") or "{}"),
             payload=json.loads(f["payload"]) if f.get("payload") else None,
             created_at=from_ms(f["created"]) if f.get("created") else None,

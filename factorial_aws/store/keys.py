@@ -60,14 +60,9 @@ def join(task_id: str) -> str:
     return f"{PREFIX}:{tag(task_id)}:j:{task_id}"
 
 
-def schemas(any_id: str) -> str:
-    """The tree's hook schemas: schema id -> JSON Schema text (stored once per hook type)."""
-    return f"{PREFIX}:{tag(any_id)}:schemas"
-
-
 def registry(any_id: str) -> str:
     """The set of every key of the tree (for TTL cleanup), as members relative to the tree's
-    prefix (``t:<id>``, ``h:<id>``, ``schemas``; the Lua helper ``registry_member`` strips it).
+    prefix (``t:<id>``, ``h:<id>``; the Lua helper ``registry_member`` strips it).
     A task's member ``t:<id>`` stands for all its keys (:func:`task_key_set`)."""
     return f"{PREFIX}:{tag(any_id)}:keys"
 

@@ -6,6 +6,7 @@ POSTs it itself) is accepted (202) and applied when the hook registers."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator
@@ -127,6 +128,13 @@ def test_a_hook_type_the_deployment_removed_is_a_409_not_a_500(
     assert h.task(task_id)["status"] == "waiting_hook"
     (pending,) = h.task(task_id)["pending_hooks"]
     assert pending["status"] == "requested"
+    # its description still answers: the schema comes from the type, which is gone, so it is {}
+    described = api.resolve(
+        http_event("GET", f"/hooks/{hook_id}", caller_arn=None), LambdaContext()
+    )
+    assert described["statusCode"] == 200 and json.loads(described["body"])["schema"] == {}
+    shown = h.wiring.control.describe_hook(hook_id)  # this deployment still has the type
+    assert set(shown.schema["properties"]) == {"code", "step"}
 
 
 def test_a_builder_that_resolves_its_own_hook_over_http_completes_the_task(

@@ -85,7 +85,7 @@ class _Tree:
         parent = self.field(task_id, "parent") or task_id
         ks = [*keys.task_keys(task_id), keys.task_hooks(task_id), keys.kids(task_id)]
         ks += [keys.join(task_id), keys.registry(task_id), keys.task(parent), keys.join(parent)]
-        ks += [keys.inbox(parent), keys.events(parent), keys.schemas(task_id)]
+        ks += [keys.inbox(parent), keys.events(parent)]
         ks += [keys.hook(r["hook_id"]) for r in requests]
         for c in children:
             ks += [*keys.task_keys(c), keys.task_hooks(c), keys.kids(c), keys.join(c)]
@@ -134,8 +134,6 @@ class _Tree:
                 "param": f"p{i}",
                 "mode": "awaits",
                 "type": "Approval",
-                "schema": "{}",
-                "schema_id": "empty",
                 "title": "approve?",
                 "exp": str(exp),
                 "th": TOKEN_HASH,
@@ -421,7 +419,7 @@ def _race_cancel_against_resolves(tree: _Tree, sc: StoreContext, spread_s: float
 
     def resolve(hook_id: str, delay_s: float) -> None:
         ks = [keys.hook(hook_id), keys.task(root), keys.inbox(root), keys.events(root)]
-        ks.append(keys.schemas(root))
+        ks.append(keys.registry(root))
         start.wait()
         time.sleep(delay_s)
         res = sc.scripts.call("resolve_hook", ks, [sc.now_arg(), TOKEN_HASH, payload, ""])
@@ -528,8 +526,8 @@ def test_finished_tree_leaves_no_key_after_ttl(redis_client: Client, clock: Fake
     tree.complete(root, "done")
     assert expire_tree(sc, root) is True
     registry = {m.decode() for m in redis_client.smembers(keys.registry(root))}
-    # one member per task (it stands for the task's seven keys), the hook, the schemas
-    assert registry == {f"t:{root}", f"t:{child}", f"h:{hook_id}", "schemas"}
+    # one member per task (it stands for the task's seven keys), and the hook
+    assert registry == {f"t:{root}", f"t:{child}", f"h:{hook_id}"}
     present = list(redis_client.scan_iter(match=f"*{keys.tag(root)}*"))
     assert len(present) >= 12
     assert all(0 < redis_client.pttl(k) <= 1000 for k in present)

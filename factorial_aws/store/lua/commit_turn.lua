@@ -6,8 +6,7 @@
 -- KEYS[5] task hooks set KEYS[6] task kids set  KEYS[7] join hash     KEYS[8] tree registry set
 -- KEYS[9] parent hash    KEYS[10] parent join   KEYS[11] parent inbox KEYS[12] parent events
 --         (for a root task, 9..12 repeat the task's own keys and are not used)
--- KEYS[13] the tree's hook schemas hash (schema id -> JSON Schema, written once per type)
--- KEYS[14 ..]            one hook hash per new hook request            (ARGV[8] of them; one
+-- KEYS[13 ..]            one hook hash per new hook request            (ARGV[8] of them; one
 --                        kept by an early resolve, status "accepted", is registered and resolved)
 -- then 7 keys per spawned child: task, ctx, inbox, events, hooks set, kids set, join  (ARGV[9])
 -- then one hook hash per hook the task will wait on                    (ARGV[10])
@@ -19,8 +18,7 @@
 --   continue {}   retry {"delay_ms","code","message"}
 --   fail {"code","message"}   park_hooks {}   park_time {"wait_id","wake_at"}
 --   park_children {"wait_id","join","kids":[...]}
--- ARGV[12 ..] one JSON object per request (flat: field -> string; written as the hook hash,
---             except "schema", which goes to KEYS[13] under its "schema_id"),
+-- ARGV[12 ..] one JSON object per request (flat: field -> string; written as the hook hash),
 --             then one per child {"task_id","agent","owner","root","ctx"}
 -- Returns {"ok", status, seq, {created child ids}, parent_seq}
 --         | {"stale", status, fence}        (not running, or another claim since: nothing written)
@@ -35,7 +33,7 @@ local consumed, turn = tonumber(ARGV[6]), tonumber(ARGV[7])
 local n_req, n_kids, n_wait = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 
 -- validate before any write
-if #KEYS ~= 13 + n_req + n_kids * 7 + n_wait then
+if #KEYS ~= 12 + n_req + n_kids * 7 + n_wait then
   return redis.error_reply('commit_turn: got ' .. #KEYS .. ' keys for ' .. n_req .. ' requests, ' ..
     n_kids .. ' children and ' .. n_wait .. ' waited hooks')
 end
@@ -67,7 +65,7 @@ for _, ev in ipairs(cjson.decode(ARGV[5])) do event(events_key, ev[1], ev[2], no
 -- spawned children: created once (ids are derived, so a later spawn with the same key is a no-op)
 local created = {}
 for i, child in ipairs(children) do
-  local base = 13 + n_req + (i - 1) * 7
+  local base = 12 + n_req + (i - 1) * 7
   local ck = KEYS[base + 1]
   if redis.call('EXISTS', ck) == 0 then
     redis.call('HSET', ck, 'status', 'queued', 'agent', child.agent, 'owner', child.owner,
@@ -85,17 +83,13 @@ end
 -- hook records of the stage being requested; a resolve that came early (resolve_hook kept it
 -- as status "accepted") is applied now, so the stage may be complete at once
 for i, req in ipairs(requests) do
-  local hk = KEYS[13 + i]
+  local hk = KEYS[12 + i]
   local early = nil
   if hget(hk, 'status') == 'accepted' then
     early = {payload = hget(hk, 'payload'), idem = hget(hk, 'idem') or '', at = hget(hk, 'resolved')}
     redis.call('DEL', hk)
   end
   if redis.call('EXISTS', hk) == 0 then
-    if redis.call('HSETNX', KEYS[13], req.schema_id, req.schema) == 1 then
-      register(registry, KEYS[13])
-    end
-    req.schema = nil
     local fields = {}
     for f, v in pairs(req) do
       fields[#fields + 1] = f
@@ -136,7 +130,7 @@ elseif kind == 'fail' then
 elseif kind == 'park_hooks' then
   local arrived = false
   for i = 1, n_wait do
-    local hk = KEYS[13 + n_req + n_kids * 7 + i]
+    local hk = KEYS[12 + n_req + n_kids * 7 + i]
     if hget(hk, 'status') ~= 'requested' then arrived = true end
   end
   if arrived then seq = make_runnable(task_key, now)
