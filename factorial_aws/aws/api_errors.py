@@ -25,6 +25,9 @@ from factorial_aws.errors import DefinitionError, FactorialError, InvalidInputEr
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+#: The caching header of every API answer (none may be cached: they carry live state).
+NO_STORE: Final[Mapping[str, str]] = {"Cache-Control": "no-store"}
+
 #: The HTTP status of each stable error code.
 STATUS_BY_CODE: Final[Mapping[str, int]] = {
     # the request itself
@@ -121,7 +124,7 @@ def error_response(
     status: int, code: str, message: str, headers: Mapping[str, str] | None = None
 ) -> Response[str]:
     """A JSON error answer (``Cache-Control: no-store``; ``Retry-After`` on a 503)."""
-    all_headers = {"Cache-Control": "no-store", **(headers or {})}
+    all_headers = {**NO_STORE, **(headers or {})}
     if status == 503:
         all_headers.setdefault("Retry-After", str(RETRY_AFTER_S))
     return Response(

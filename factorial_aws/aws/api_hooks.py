@@ -23,7 +23,13 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 
 from factorial_aws.aws.api_auth import Access
-from factorial_aws.aws.api_errors import JSON, InvalidJsonError, InvalidRequestError, status_for
+from factorial_aws.aws.api_errors import (
+    JSON,
+    NO_STORE,
+    InvalidJsonError,
+    InvalidRequestError,
+    status_for,
+)
 from factorial_aws.aws.api_html import (
     HTML,
     HTML_HEADERS,
@@ -71,7 +77,6 @@ MAX_TOKEN_CHARS = 256
 GITHUB_DELIVERY_PREFIX = "github:"
 MAX_GITHUB_DELIVERY_CHARS = MAX_IDEMPOTENCY_KEY_CHARS - len(GITHUB_DELIVERY_PREFIX)
 _TAGS = ["hooks"]
-_NO_STORE = {"Cache-Control": "no-store"}
 
 
 def _reject_constant(name: str) -> Any:
@@ -129,10 +134,10 @@ def resolve_answer(result: ResolveResult) -> Response[Any]:
             status=status,
             task_resumed=result.task_resumed,
         )
-        return Response(200, JSON, out, headers=_NO_STORE)
+        return Response(200, JSON, out, headers=NO_STORE)
     if result.outcome == "accepted":
         out = AcceptedOut(hook_id=result.hook_id, task_id=result.task_id, status="accepted")
-        return Response(202, JSON, out, headers=_NO_STORE)
+        return Response(202, JSON, out, headers=NO_STORE)
     refusal = RESOLVE_REFUSALS.get(result.outcome)
     if refusal is None:  # "checked" never leaves the control plane
         raise StateCorruptedError(f"resolve of {result.hook_id}: outcome {result.outcome!r}")
@@ -186,18 +191,8 @@ def hook_routes(control: Control, access: Access, observer: "Observer | None") -
             headers = {**HTML_HEADERS, "Vary": "Accept"}
             token = router.current_event.get_query_string_value("token")
             return Response(200, HTML, render_hook_page(view, token), headers=headers)
-        out = HookOut(
-            hook_id=view.hook_id,
-            task_id=view.task_id,
-            title=view.title,
-            body=view.body,
-            status=view.status,
-            expires_at=view.expires_at,
-            schema=view.schema,
-            source=view.source,
-            match=view.match,
-        )
-        return Response(200, JSON, out, headers={**_NO_STORE, "Vary": "Accept"})
+        out = HookOut.model_validate(view, from_attributes=True)  # HookOut's fields, no token
+        return Response(200, JSON, out, headers={**NO_STORE, "Vary": "Accept"})
 
     @router.post(
         "/hooks/<hook_id>/resolve",
@@ -271,10 +266,8 @@ def hook_routes(control: Control, access: Access, observer: "Observer | None") -
         access.hook_task(access.caller(router.current_event.raw_event), hook_id)
         revoke = body.revoke_previous if body is not None else True
         rotated = control.rotate_hook_token(hook_id, revoke_previous=revoke)
-        out = RotateOut(
-            hook_id=rotated.hook_id, token=rotated.token, version=rotated.version, link=rotated.link
-        )
-        return Response(200, JSON, out, headers=_NO_STORE)
+        out = RotateOut.model_validate(rotated, from_attributes=True)
+        return Response(200, JSON, out, headers=NO_STORE)
 
     return router
 

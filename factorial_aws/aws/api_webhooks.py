@@ -18,14 +18,12 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from factorial_aws.aws.api_errors import JSON
+from factorial_aws.aws.api_errors import JSON, NO_STORE
 from factorial_aws.aws.api_models import ChallengeOut, WebhookOut, documented
 from factorial_aws.runtime.control import Control
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
-
-_NO_STORE = {"Cache-Control": "no-store"}
 
 
 def raw_body(event: "BaseProxyEvent") -> bytes:
@@ -68,6 +66,6 @@ def webhook_routes(control: Control) -> Router:
             out = ChallengeOut(challenge=result.challenge)
         else:
             out = WebhookOut(status=result.status, hook_ids=list(result.hook_ids))
-        return Response(200, JSON, out, headers=_NO_STORE)
+        return Response(200, JSON, out, headers=NO_STORE)
 
     return router

@@ -130,8 +130,8 @@ class InstallSource:
 def install_source(given: str | None) -> InstallSource | None:
     """``given``, else this package's source tree, else what pip recorded installing it."""
     if given:
-        is_dir = "://" not in given and not given.startswith("git+")
-        return InstallSource(str(Path(given).expanduser().resolve()) if is_dir else given)
+        source = InstallSource(given)
+        return InstallSource(str(Path(given).expanduser().resolve())) if source.is_path else source
     root = source_checkout()
     if root is not None and (root / "pyproject.toml").is_file():
         return InstallSource(str(root))

@@ -154,8 +154,7 @@ def hook_id(session_id: str, param_name: str, secret: bytes, type_code: str) -> 
 
 def is_hook_id(any_id: str) -> bool:
     """Whether ``any_id`` has the shape of a hook id."""
-    m = _ID_RE.match(any_id) if len(any_id) <= MAX_ID_LENGTH else None
-    return m is not None and m.group(4) is not None
+    return type_code_of(any_id) is not None
 
 
 def type_code_of(hook_id_: str) -> str | None:

@@ -18,7 +18,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from factorial_aws.aws.api import build_api
@@ -28,7 +28,7 @@ from factorial_aws.core.clock import SystemClock
 from factorial_aws.llm.openai_client import OpenAIModel
 from factorial_aws.local.server import ApiServer, ResolverPool
 from factorial_aws.local.stack import LocalStack
-from factorial_aws.local.state import VALKEY_DIR, Recovered, StateDir, recover
+from factorial_aws.local.state import Recovered, StateDir, recover
 from factorial_aws.runtime.control import Control
 from factorial_aws.store.client import connect, is_cluster
 from factorial_aws.testing.stub_agent import stub_agent_reply
@@ -126,15 +126,9 @@ class DevServer:
             public_base_url=public,
         )
         stack = self.stack
-        stack.control = _SayingControl(
-            self.app,
-            stack.store,
-            stack.dispatcher,
-            secret,
-            public,
-            webhook_secrets=stack.control.webhook_secrets,
-            say=self.say,
-        )
+        # the control plane the stack wired, printing each cancel too
+        wired = {f.name: getattr(stack.control, f.name) for f in fields(Control)}
+        stack.control = _SayingControl(**wired, say=self.say)
         self._recover()
         workers = self.workers or self.settings.workers or default_workers()
         stack.queue.start(self._handle, workers=workers)
@@ -186,9 +180,7 @@ class DevServer:
             )
         else:
             self._embedded = True
-            data_dir = None
-            if self._state is not None:
-                data_dir = self._state.path / (VALKEY_DIR + ("-cluster" if self.cluster else ""))
+            data_dir = self._state.valkey_dir(cluster=self.cluster) if self._state else None
             server = EmbeddedValkey(cluster=self.cluster, data_dir=data_dir).start()
             self._closers.append(server.stop)
             self.say(

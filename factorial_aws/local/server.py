@@ -51,8 +51,6 @@ LINGER_S = 2.0
 LINGER_BYTES = 64 * 1024 * 1024
 #: The methods the API has routes for (the ``Allow`` header of a 405).
 ALLOWED_METHODS = "GET, POST"
-#: Methods handed to the API (as API Gateway's ``$default`` route would); others are 405.
-FORWARDED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _ids = itertools.count(1)
 log = logging.getLogger("factorial_aws.local")
 _ERROR_CODES = {
@@ -288,8 +286,8 @@ class _Handler(BaseHTTPRequestHandler):
         unknown method) in the API's JSON error shape instead of an HTML page."""
         status = HTTPStatus(code)
         if status == HTTPStatus.NOT_IMPLEMENTED:  # its only 501: a method with no do_ handler
-            status = HTTPStatus.METHOD_NOT_ALLOWED
-            message = f"{self.command or 'this method'} is not served; use {ALLOWED_METHODS}"
+            self._not_allowed()
+            return
         fallback = "invalid_request" if status < 500 else "internal_error"
         self._refuse(status, _ERROR_CODES.get(status, fallback), message or status.phrase)
 
@@ -374,7 +372,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(int(result.get("statusCode", 200)), headers, payload)
 
     def _not_allowed(self) -> None:
-        message = f"{self.command} is not served; use {ALLOWED_METHODS}"
+        message = f"{self.command or 'this method'} is not served; use {ALLOWED_METHODS}"
         self._refuse(405, "method_not_allowed", message)
 
     def _reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:

@@ -62,10 +62,9 @@ class StateDir:
         self.path = Path(self.path).resolve()
         self._fd: int | None = None
 
-    @property
-    def valkey_dir(self) -> Path:
-        """Where the embedded server keeps its data."""
-        return self.path / VALKEY_DIR
+    def valkey_dir(self, *, cluster: bool = False) -> Path:
+        """Where the embedded server keeps its data (a cluster-mode server's apart)."""
+        return self.path / (VALKEY_DIR + ("-cluster" if cluster else ""))
 
     def acquire(self) -> StateDir:
         """Create the directory if needed and take its lock.

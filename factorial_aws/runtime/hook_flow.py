@@ -40,8 +40,6 @@ if TYPE_CHECKING:
     from factorial_aws.agents.tools import Tool
     from factorial_aws.runtime.env import TurnState
 
-TOKEN_VERSION = ids.FIRST_TOKEN_VERSION
-
 
 class HookSessionEnded(Exception):
     """The session ends without running the tool body; ``result`` is the tool message."""
@@ -123,7 +121,7 @@ async def _request_one(
 ) -> HookRequest:
     node = tool.hook_plan.nodes[param]
     hid = ids.hook_id(session.session_id, param, st.env.hook_secret, hook_type_code(node.hook_type))
-    token = ids.hook_token(st.env.hook_secret, hid, TOKEN_VERSION)
+    token = ids.hook_token(st.env.hook_secret, hid, ids.FIRST_TOKEN_VERSION)
     hctx = HookRequestContext(
         task_id=st.ctx.task_id,
         agent=st.ctx.agent,
@@ -185,7 +183,7 @@ async def _request_one(
         metadata=pending.metadata,
         expires_at=pending.expires_at,
         token_hash=ids.token_hash(token),
-        token_version=TOKEN_VERSION,
+        token_version=ids.FIRST_TOKEN_VERSION,
         source=pending.source,
         match=pending.match,
     )

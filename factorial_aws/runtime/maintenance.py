@@ -28,6 +28,7 @@ from factorial_aws.store.inbox import from_ms
 from factorial_aws.store.reclaim_lapsed_lease import reclaim_lapsed_lease
 from factorial_aws.store.scripts import IndexMove
 from factorial_aws.store.tasks import dispatch_key, lease_score
+from factorial_aws.store.views import tree_owners
 from factorial_aws.store.wake_task import wake_task
 
 if TYPE_CHECKING:
@@ -173,7 +174,7 @@ def _trees(sc: StoreContext, key: str, now: int, limit: int, report: SweepReport
     for root, left in expiring.items():
         moves[root] = None if root in unlist else now + left - UNLIST_BEFORE_EXPIRY_MS
     pipe = sc.client.pipeline(transaction=False)
-    for owner, task_ids in _owners(sc, unlist).items():
+    for owner, task_ids in tree_owners(sc, unlist).items():
         pipe.zrem(keys.owner_index(owner), *task_ids)
     for member, score in moves.items():
         if score is None:
@@ -215,24 +216,3 @@ def _pipelined(sc: StoreContext, reads: list[tuple[str, str]]) -> list[Any]:
     for command, key in reads:
         getattr(pipe, command)(key)
     return list(pipe.execute())
-
-
-def _owners(sc: StoreContext, roots: list[str]) -> dict[str, list[str]]:
-    """Owner -> task ids of the trees ``roots`` (two pipelined round trips)."""
-    task_ids: list[str] = []
-    registries = _pipelined(sc, [("smembers", keys.registry(r)) for r in roots])
-    for root, members in zip(roots, registries, strict=True):
-        for m in members:
-            task_id = keys.task_id_of(keys.from_registry_member(root, m.decode()))
-            if task_id is not None:
-                task_ids.append(task_id)
-    owners: dict[str, list[str]] = {}
-    if not task_ids:
-        return owners
-    pipe = sc.client.pipeline(transaction=False)
-    for t in task_ids:
-        pipe.hget(keys.task(t), "owner")
-    for t, owner in zip(task_ids, pipe.execute(), strict=True):
-        if owner:
-            owners.setdefault(owner.decode(), []).append(t)
-    return owners

@@ -125,9 +125,10 @@ class TurnRunner:
             log.warning("turn of %s lost its lease; its commit was refused", claim.task_id)
             return "stale_commit"
         self.dispatcher.after_commit(committed, outcome)
-        if isinstance(outcome, ParkHooks) and any(r.source for r in outcome.requests):
+        if isinstance(outcome, ParkHooks):
             # after the commit landed: a delivery either finds the hooks in the routing index
-            # or was kept early, and this call hands it back (register_webhook_hook.lua)
+            # or was kept early, and this call hands it back (register_webhook_hook.lua; no
+            # store call when no hook waits on a source)
             hooks = registrations(outcome.requests)
             register_sourced(self.app, self.store, self.dispatcher, hooks)
         return committed.status

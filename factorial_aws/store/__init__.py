@@ -10,6 +10,7 @@ Where each transition's typed wrapper lives (the script is ``lua/<name>.lua``):
 - ``hooks.py``: ``resolve_hook``, ``expire_hook``, ``rotate_hook_token`` (and ``describe_hook``);
 - ``wake_task.py``, ``steer_task.py``, ``reclaim_lapsed_lease.py``, ``cancel_task.py``,
   ``expire_tree.py``: one each, sharing ``transition.py``;
+- ``webhooks.py``: ``register_webhook_hook``, ``route_webhook`` (the webhook routing index);
 - ``scripts.py``: loading and calling scripts, and ``move_index_entry`` for the global indexes.
 
 Every key is built in ``keys.py``; reads that no transition needs are in ``views.py``.

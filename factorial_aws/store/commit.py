@@ -115,7 +115,7 @@ def _index(sc: StoreContext, claimed: Claimed, outcome: TurnOutcome) -> list[Ind
     index: list[IndexOp] = []
     if outcome.kind in ("continue", "retry"):
         delay = int(outcome.delay_s * 1000) if isinstance(outcome, Retry) else 0
-        index.append(dispatch_intent(sc, task_id, claimed.seq + 1, delay))
+        index.append(dispatch_intent(sc, task_id, delay_ms=delay))
     else:
         index.append(IndexMove(dispatch_key(task_id), task_id, ANY_LEASE))
     consumed = claimed.turn_input
@@ -125,7 +125,7 @@ def _index(sc: StoreContext, claimed: Claimed, outcome: TurnOutcome) -> list[Ind
         for w in consumed.wakes
         if not w.children
     ]
-    index += [dispatch_intent(sc, c.task_id, 1) for c in outcome.spawned]
+    index += [dispatch_intent(sc, c.task_id) for c in outcome.spawned]
     if claimed.owner:
         now = sc.now_ms()
         index += [
@@ -146,7 +146,7 @@ def _index(sc: StoreContext, claimed: Claimed, outcome: TurnOutcome) -> list[Ind
     if isinstance(outcome, Complete | Fail):
         index.append(IndexWrite(keys.gc_index(shard), sc.now_ms(), ids.root_of(task_id)))
         if claimed.parent:
-            index.append(dispatch_intent(sc, claimed.parent, "*"))
+            index.append(dispatch_intent(sc, claimed.parent))
     return index
 
 
@@ -179,10 +179,7 @@ def commit_turn(
     requests = outcome.requests if isinstance(outcome, ParkHooks) else ()
     waiting = outcome.waiting_on if isinstance(outcome, ParkHooks) else ()
     script_keys = [
-        *keys.task_keys(task_id),
-        keys.task_hooks(task_id),
-        keys.kids(task_id),
-        keys.join(task_id),
+        *keys.task_key_set(task_id),
         keys.registry(task_id),
         keys.task(parent),
         keys.join(parent),
@@ -191,12 +188,7 @@ def commit_turn(
         *(keys.hook(r.hook_id) for r in requests),
     ]
     for child in outcome.spawned:
-        script_keys += [
-            *keys.task_keys(child.task_id),
-            keys.task_hooks(child.task_id),
-            keys.kids(child.task_id),
-            keys.join(child.task_id),
-        ]
+        script_keys += keys.task_key_set(child.task_id)
     script_keys += [keys.hook(h) for h in waiting]
     events = [
         [e.kind, json.dumps(e.data, separators=(",", ":"), default=str)] for e in outcome.events
@@ -225,7 +217,7 @@ def commit_turn(
         # A park that became queued at once (an early resolve applied at registration, a child
         # that ended first): the pipelined index op removed the lease entry, so the task needs
         # its dispatch entry back before the turn message is sent (rare: one more round trip).
-        entry = dispatch_intent(sc, task_id, int(res[2]))
+        entry = dispatch_intent(sc, task_id)
         sc.client.zadd(entry.key, {entry.member: entry.score})
     return Committed(
         task_id=task_id,

@@ -147,17 +147,13 @@ class HookView:
     match: dict[str, Any] | None = None
 
 
-def _is_hook_id(hook_id: str) -> bool:
-    return ids.is_hook_id(hook_id)
-
-
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
 def _hook_fields(sc: StoreContext, hook_id: str) -> dict[str, str]:
     """Every field of a hook hash; {} for no such hook."""
-    if not _is_hook_id(hook_id):
+    if not ids.is_hook_id(hook_id):
         return {}
     try:
         raw: dict[bytes | str, bytes | str] = sc.client.hgetall(keys.hook(hook_id))
@@ -168,7 +164,7 @@ def _hook_fields(sc: StoreContext, hook_id: str) -> dict[str, str]:
 
 def _task_of(hook_id: str) -> str | None:
     """The task id of a hook, read off the id itself (no round trip); None for a non-hook id."""
-    return ids.task_of(hook_id) if _is_hook_id(hook_id) else None
+    return ids.task_of(hook_id) if ids.is_hook_id(hook_id) else None
 
 
 def _script_keys(hook_id: str, task_id: str) -> list[str]:
@@ -253,7 +249,7 @@ def resolve_hook(
         "resolve_hook",
         [*_script_keys(hook_id, task_id), keys.registry(task_id)],
         args,
-        [*index, dispatch_intent(sc, task_id, "*")],
+        [*index, dispatch_intent(sc, task_id)],
     )
     return _resolve_reply(hook_id, res, payload_text)
 
@@ -292,7 +288,7 @@ def expire_hook(sc: StoreContext, hook_id: str) -> ExpireResult:
         "expire_hook",
         _script_keys(hook_id, task_id),
         [sc.now_arg()],
-        [dispatch_intent(sc, task_id, "*")],
+        [dispatch_intent(sc, task_id)],
     )
     if res[0] == "expired":
         return ExpireResult("expired", task_id, int(res[2]))

@@ -138,11 +138,7 @@ class Scripts:
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise StoreUnavailableError(f"{name}: {exc}") from exc
         *before, last = results
-        redo = [
-            op
-            for op, r in zip(index, before, strict=True)
-            if _needs_redo(name, op, r) and isinstance(op, IndexMove)
-        ]
+        redo = _to_redo(name, index, before)
         if isinstance(last, NoScriptError):  # the server forgot it: the Script object reloads
             last = self._call_raw(name, keys, args)
         for op in redo:  # an index script the server forgot: after the transition, on its own
@@ -201,13 +197,16 @@ class Scripts:
         pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args, **options)
 
 
-def _needs_redo(name: str, op: IndexOp, result: Any) -> bool:
-    """Whether an index op must be applied again on its own (its script was not loaded)."""
-    if isinstance(result, NoScriptError) and isinstance(op, IndexMove):
-        return True
-    if isinstance(result, Exception):
-        raise StoreUnavailableError(f"index write before {name}: {result}")
-    return False
+def _to_redo(name: str, index: Sequence[IndexOp], results: Sequence[Any]) -> list[IndexMove]:
+    """The index moves to apply again on their own (their script was not loaded); any other
+    failed index op raises."""
+    redo: list[IndexMove] = []
+    for op, r in zip(index, results, strict=True):
+        if isinstance(r, NoScriptError) and isinstance(op, IndexMove):
+            redo.append(op)
+        elif isinstance(r, Exception):
+            raise StoreUnavailableError(f"index write before {name}: {r}")
+    return redo
 
 
 def _move_args(op: IndexMove) -> list[Arg]:

@@ -94,15 +94,6 @@ class StaleCommit:
     status: str | None
 
 
-def _per_task_keys(task_id: str) -> list[str]:
-    return [
-        *keys.task_keys(task_id),
-        keys.task_hooks(task_id),
-        keys.kids(task_id),
-        keys.join(task_id),
-    ]
-
-
 #: A lease entry is due this long after the lease it stands for (the index is scored with the
 #: worker's clock, the lease with the server's): the sweep then finds the lease lapsed.
 LEASE_SLACK_MS = 1000
@@ -113,14 +104,11 @@ def dispatch_key(task_id: str) -> str:
     return keys.dispatch_index(keys.shard_of(ids.root_of(task_id)))
 
 
-def dispatch_intent(
-    sc: StoreContext, task_id: str, seq: int | str = "*", delay_ms: int = 0
-) -> IndexWrite:
+def dispatch_intent(sc: StoreContext, task_id: str, *, delay_ms: int = 0) -> IndexWrite:
     """The task's dispatch-index entry, scored for a task that is (or may have become) queued:
     when its turn message should have been consumed. It replaces the task's entry (one per task,
-    whatever ``seq``, which is kept for the callers' sake). The task's next transition moves or
+    whatever the seq: the sweep reads the current one). The task's next transition moves or
     removes it; the sweep re-sends the turn only when it is still there when due."""
-    del seq  # one entry per task: the sweep reads the current seq
     score = sc.now_ms() + delay_ms + sc.settings.dispatch_grace_ms
     return IndexWrite(dispatch_key(task_id), score, task_id)
 
@@ -169,8 +157,8 @@ def create_task(
             f"input is {len(ctx_json)} bytes as a task context, over the cap of "
             f"{sc.settings.max_context_bytes}"
         )
-    task_keys = [*_per_task_keys(task_id), keys.registry(task_id), keys.kids(task_id)]
-    index = [dispatch_intent(sc, task_id, 1)]
+    task_keys = [*keys.task_key_set(task_id), keys.registry(task_id), keys.kids(task_id)]
+    index = [dispatch_intent(sc, task_id)]
     if owner:
         index.append(IndexWrite(keys.owner_index(owner), sc.now_ms(), task_id, keep_first=True))
     args: list[str | int | bytes] = [

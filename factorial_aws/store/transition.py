@@ -16,6 +16,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from factorial_aws.core import ids
+from factorial_aws.core.status import TERMINAL, WAITING
 from factorial_aws.errors import StoreUnavailableError, TaskNotFoundError
 from factorial_aws.store.scripts import decode
 
@@ -28,9 +29,7 @@ if TYPE_CHECKING:
 #: How many times a wrapper reads a subtree or tree again when it changed under the script.
 ATTEMPTS = 5
 #: Statuses in which a task needs no dispatch entry.
-PARKED_OR_ENDED = frozenset(
-    {"waiting_hook", "waiting_time", "waiting_children", "completed", "failed", "cancelled"}
-)
+PARKED_OR_ENDED = WAITING | TERMINAL
 
 
 def check_task_id(task_id: str) -> None:

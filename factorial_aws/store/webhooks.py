@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from factorial_aws.errors import StateCorruptedError
 from factorial_aws.store import keys
 from factorial_aws.store.base import to_ms
+from factorial_aws.store.scripts import decode
 from factorial_aws.webhooks.match import match_digest, probe, shape_of
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ def open_registrations(sc: StoreContext, task_id: str) -> list[Registration]:
     """The task's ``requested`` hooks that wait on a source, read from their records (two round
     trips): to register them again when the worker that committed them may have died first."""
     members: Any = sc.client.smembers(keys.task_hooks(task_id))
-    hook_ids = sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+    hook_ids = sorted(decode(list(members)))
     if not hook_ids:
         return []
     pipe = sc.client.pipeline(transaction=False)
@@ -105,7 +106,7 @@ def open_registrations(sc: StoreContext, task_id: str) -> list[Registration]:
         pipe.hmget(keys.hook(hook_id), ["status", "src", "match", "exp"])
     found: list[Registration] = []
     for hook_id, fields in zip(hook_ids, pipe.execute(), strict=True):
-        status, src, match, exp = (f.decode() if isinstance(f, bytes) else f for f in fields)
+        status, src, match, exp = decode(fields)
         if status == "requested" and src and match and exp:
             found.append(Registration(hook_id, src, json.loads(match), int(exp)))
     return found
@@ -138,7 +139,7 @@ def register_hooks(sc: StoreContext, hooks: Sequence[Registration]) -> list[Earl
 def live_shapes(sc: StoreContext, source: str) -> list[str]:
     """The shapes open hooks of ``source`` wait with (one round trip)."""
     raw: list[Any] = sc.client.zrangebyscore(keys.webhook_shapes(source), sc.now_ms(), "+inf")
-    return [v.decode() if isinstance(v, bytes) else v for v in raw]
+    return list(decode(raw))
 
 
 def route(

@@ -150,11 +150,6 @@ class EmbeddedValkey:
         return base if self._cluster else f"{base}/0"
 
     @property
-    def durable(self) -> bool:
-        """Whether the data is kept in a ``data_dir`` across restarts."""
-        return self._data_dir is not None
-
-    @property
     def directory(self) -> Path:
         """The server's working dir (log, cluster config, data): its private temp dir, removed
         by stop, or the ``data_dir``, kept."""

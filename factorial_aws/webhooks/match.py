@@ -71,7 +71,7 @@ def check_match(match: Mapping[str, Any]) -> dict[str, Any]:
 
 def match_key(match: Mapping[str, Any]) -> str:
     """A canonical text of a match (sorted paths, JSON values): equal matches, equal keys."""
-    return json.dumps(dict(sorted(match.items())), separators=(",", ":"), sort_keys=True)
+    return json.dumps(dict(match), separators=(",", ":"), sort_keys=True)
 
 
 def _canonical(value: Any) -> Any:

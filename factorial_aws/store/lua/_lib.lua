@@ -59,19 +59,11 @@ local function registry_member(registry, key)
   return string.sub(key, #registry - 3)
 end
 
--- A task's own keys other than its hash: registered as the task hash ("t:<id>"), which stands
--- for all of them (store/keys.py task_key_set); one member per task instead of seven.
-local TASK_PARTS = {ctx = true, ['in'] = true, ev = true, hs = true, kids = true, j = true}
-
--- Add keys of the tree to its registry (for TTL cleanup).
+-- Add keys of the tree to its registry (for TTL cleanup). A task is registered by its hash
+-- alone ("t:<id>"), which stands for all its keys (store/keys.py task_key_set).
 local function register(registry, ...)
   local members = {}
-  for _, key in ipairs({...}) do
-    local member = registry_member(registry, key)
-    local kind, id = string.match(member, '^(%a+):(.+)$')
-    if kind and TASK_PARTS[kind] then member = 't:' .. id end
-    members[#members + 1] = member
-  end
+  for _, key in ipairs({...}) do members[#members + 1] = registry_member(registry, key) end
   redis.call('SADD', registry, unpack(members))
 end
 

@@ -72,8 +72,7 @@ for i, child in ipairs(children) do
       'parent', task_id, 'root', child.root, 'seq', 1, 'fence', 0, 'lease', 0, 'turn', 0,
       'created', now, 'updated', now, 'queued_at', now, 'req', '', 'idem', '', 'cb', #child.ctx)
     redis.call('SET', KEYS[base + 2], child.ctx)
-    register(registry, KEYS[base + 1], KEYS[base + 2], KEYS[base + 3], KEYS[base + 4],
-      KEYS[base + 5], KEYS[base + 6], KEYS[base + 7])
+    register(registry, KEYS[base + 1])  -- the child's hash stands for its keys
     redis.call('SADD', kids_set, child.task_id)
     event(KEYS[base + 4], 'created', '{"agent":' .. cjson.encode(child.agent) .. '}', now)
     created[#created + 1] = child.task_id

@@ -23,7 +23,7 @@ redis.call('HSET', task_key, 'status', 'queued', 'agent', agent, 'owner', owner,
   'root', root, 'seq', 1, 'fence', 0, 'lease', 0, 'turn', 0, 'created', now, 'updated', now,
   'queued_at', now, 'req', req, 'idem', idem, 'cb', #ctx_json)
 redis.call('SET', ctx_key, ctx_json)
-register(registry, KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+register(registry, KEYS[1])  -- the task hash stands for all its keys
 if parent ~= '' then redis.call('SADD', KEYS[9], task_id) end
 event(KEYS[4], 'created', '{"agent":' .. cjson.encode(agent) .. '}', now)
 return {'created', 1}
